@@ -1,0 +1,1 @@
+"""facedyn: animate one face photo from 3D facial dynamics, on a CPU, offline."""

@@ -1,0 +1,1 @@
+"""Head pose, pose-free expression, and retargeting onto the source face."""

@@ -1,0 +1,188 @@
+"""MediaPipe face mesh: faces in photos (with crops for small faces) and in video streams."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from facedyn.errors import NoFaceError
+from facedyn.tracking.topology import face_size
+
+
+def _mediapipe():
+    os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's C++ logging is noise for users
+    import mediapipe as mp
+
+    return mp.solutions
+
+
+@dataclass(frozen=True)
+class FaceBox:
+    """A detected face: box in pixels (x0, y0, width, height) and detector score."""
+
+    x: float
+    y: float
+    width: float
+    height: float
+    score: float
+
+    @property
+    def center(self) -> tuple[float, float]:
+        return self.x + self.width / 2, self.y + self.height / 2
+
+
+def _landmarks_to_pixels(result_landmarks, x0: float, y0: float, w: float, h: float) -> np.ndarray:
+    pts = np.array([(p.x, p.y, p.z) for p in result_landmarks.landmark], dtype=np.float64)
+    return np.stack([x0 + pts[:, 0] * w, y0 + pts[:, 1] * h, pts[:, 2] * w], axis=1)
+
+
+def square_crop(center: tuple[float, float], side: float) -> tuple[int, int, int]:
+    """A square (x0, y0, side) in integer pixels around `center`; it may extend past the image."""
+    side = max(int(round(side)), 8)
+    return int(round(center[0] - side / 2)), int(round(center[1] - side / 2)), side
+
+
+def crop_padded(image: np.ndarray, x0: int, y0: int, side: int, out_size: int) -> np.ndarray:
+    """Crop a square that may extend past the image (padded with edge pixels) and resize it."""
+    m = np.float32([[out_size / side, 0, -x0 * out_size / side], [0, out_size / side, -y0 * out_size / side]])
+    return cv2.warpAffine(image, m, (out_size, out_size), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
+
+
+class FaceTracker:
+    """MediaPipe face mesh (478 points with irises) for photos and video streams.
+
+    Landmarks are returned as (478, 3) float64 arrays in the pixels of the image given:
+    x right, y down, z the mesh's relative depth in the same pixel scale (smaller = nearer).
+
+    Use as a context manager; `close()` frees the graphs.
+
+    Args:
+        crop_size: side in pixels of the square crop around a face that the mesh runs on
+            for photos and for small faces in video (128..1024).
+        small_face: a video face whose size is below this share of the frame's shorter
+            side is tracked on a crop that follows it (0..1).
+    """
+
+    def __init__(self, crop_size: int = 384, small_face: float = 0.2) -> None:
+        sol = _mediapipe()
+        self.crop_size = crop_size
+        self.small_face = small_face
+        self._detector = sol.face_detection.FaceDetection(model_selection=1, min_detection_confidence=0.5)
+        self._still = sol.face_mesh.FaceMesh(
+            static_image_mode=True, max_num_faces=1, refine_landmarks=True, min_detection_confidence=0.3
+        )
+        self._still_many = None
+        self._video = None
+        self._video_crop: tuple[int, int, int] | None = None
+        self._sol = sol
+
+    # -- photos -----------------------------------------------------------------------------
+    def detect_faces(self, image: np.ndarray) -> list[FaceBox]:
+        """Face boxes in an (H, W, 3) uint8 RGB image, ordered left to right."""
+        h, w = image.shape[:2]
+        result = self._detector.process(image)
+        boxes = []
+        for det in result.detections or []:
+            rb = det.location_data.relative_bounding_box
+            boxes.append(FaceBox(rb.xmin * w, rb.ymin * h, rb.width * w, rb.height * h, det.score[0]))
+        if not boxes:
+            boxes = self._boxes_from_mesh(image)
+        return sorted(boxes, key=lambda b: b.center[0])
+
+    def _boxes_from_mesh(self, image: np.ndarray) -> list[FaceBox]:
+        """Fallback for faces the detector misses (large, close-up faces)."""
+        if self._still_many is None:
+            self._still_many = self._sol.face_mesh.FaceMesh(
+                static_image_mode=True, max_num_faces=5, refine_landmarks=True
+            )
+        h, w = image.shape[:2]
+        boxes = []
+        for lm in self._still_many.process(image).multi_face_landmarks or []:
+            pts = _landmarks_to_pixels(lm, 0, 0, w, h)
+            lo, hi = pts[:, :2].min(0), pts[:, :2].max(0)
+            boxes.append(FaceBox(lo[0], lo[1], *(hi - lo), 1.0))
+        return boxes
+
+    def landmarks_in_box(self, image: np.ndarray, box: FaceBox) -> np.ndarray:
+        """The 478 landmarks of the face in `box`, meshed on a square crop around it.
+
+        Raises:
+            NoFaceError: the mesh finds no face in the crop.
+        """
+        x0, y0, side = square_crop(box.center, 1.9 * max(box.width, box.height))
+        crop = crop_padded(image, x0, y0, side, self.crop_size)
+        result = self._still.process(crop)
+        if not result.multi_face_landmarks:
+            raise NoFaceError("the face mesh found no face landmarks in the detected face")
+        pts = _landmarks_to_pixels(result.multi_face_landmarks[0], 0, 0, self.crop_size, self.crop_size)
+        pts *= side / self.crop_size
+        pts[:, 0] += x0
+        pts[:, 1] += y0
+        return pts
+
+    # -- video ------------------------------------------------------------------------------
+    def reset_video(self) -> None:
+        """Start a new video stream (forget the previous stream's face)."""
+        if self._video is not None:
+            self._video.close()
+        self._video = self._sol.face_mesh.FaceMesh(
+            static_image_mode=False, max_num_faces=1, refine_landmarks=True,
+            min_detection_confidence=0.5, min_tracking_confidence=0.5,
+        )
+        self._video_crop = None
+
+    def track(self, frame: np.ndarray) -> np.ndarray | None:
+        """Landmarks of the face in the next frame of a stream, or None where none is found.
+
+        Args:
+            frame: (H, W, 3) uint8 RGB; frames of one stream in order (call `reset_video` first).
+        """
+        if self._video is None:
+            self.reset_video()
+        if self._video_crop is not None:
+            pts = self._track_crop(frame)
+        else:
+            result = self._video.process(frame)
+            if not result.multi_face_landmarks:
+                return None
+            h, w = frame.shape[:2]
+            pts = _landmarks_to_pixels(result.multi_face_landmarks[0], 0, 0, w, h)
+            if face_size(pts) < self.small_face * min(h, w):
+                self._video_crop = square_crop(_center(pts), 2.2 * face_size(pts))
+        return pts
+
+    def _track_crop(self, frame: np.ndarray) -> np.ndarray | None:
+        x0, y0, side = self._video_crop
+        crop = crop_padded(frame, x0, y0, side, self.crop_size)
+        result = self._video.process(crop)
+        if not result.multi_face_landmarks:
+            self._video_crop = None  # lost: look at the whole frame again next time
+            return None
+        pts = _landmarks_to_pixels(result.multi_face_landmarks[0], 0, 0, self.crop_size, self.crop_size)
+        pts *= side / self.crop_size
+        pts[:, :2] += (x0, y0)
+        # Follow the face slowly so the crop does not jitter with the landmarks.
+        nx, ny, nside = square_crop(_center(pts), 2.2 * face_size(pts))
+        if abs(nx - x0) + abs(ny - y0) > 0.08 * side or abs(nside - side) > 0.1 * side:
+            self._video_crop = (nx, ny, nside)
+        return pts
+
+    def close(self) -> None:
+        for graph in (self._detector, self._still, self._still_many, self._video):
+            if graph is not None:
+                graph.close()
+        self._video = self._still_many = None
+
+    def __enter__(self) -> FaceTracker:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _center(pts: np.ndarray) -> tuple[float, float]:
+    lo, hi = pts[:, :2].min(0), pts[:, :2].max(0)
+    return float(lo[0] + hi[0]) / 2, float(lo[1] + hi[1]) / 2

@@ -1,0 +1,87 @@
+"""Index constants of MediaPipe's 478-point face mesh (468 face points + 2 x 5 iris points).
+
+"Left" and "right" are the person's own: the person's right eye appears on the image's left.
+Contours are ordered; eyelids and lips run from one corner to the other.
+"""
+
+import numpy as np
+
+N_VERTICES = 478
+
+FACE_OVAL = np.array([
+    10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377,
+    152, 148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109,
+])
+
+RIGHT_EYE_UPPER = np.array([33, 246, 161, 160, 159, 158, 157, 173, 133])
+RIGHT_EYE_LOWER = np.array([33, 7, 163, 144, 145, 153, 154, 155, 133])
+LEFT_EYE_UPPER = np.array([263, 466, 388, 387, 386, 385, 384, 398, 362])
+LEFT_EYE_LOWER = np.array([263, 249, 390, 373, 374, 380, 381, 382, 362])
+
+RIGHT_IRIS = np.array([468, 469, 470, 471, 472])  # centre first
+LEFT_IRIS = np.array([473, 474, 475, 476, 477])
+
+RIGHT_BROW = np.array([46, 53, 52, 65, 55, 70, 63, 105, 66, 107])
+LEFT_BROW = np.array([276, 283, 282, 295, 285, 300, 293, 334, 296, 336])
+
+LIPS_OUTER_UPPER = np.array([61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291])
+LIPS_OUTER_LOWER = np.array([61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291])
+LIPS_INNER_UPPER = np.array([78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308])
+LIPS_INNER_LOWER = np.array([78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308])
+
+NOSE_TIP = 1
+FOREHEAD = 10
+CHIN = 152
+
+
+def closed_loop(upper: np.ndarray, lower: np.ndarray) -> np.ndarray:
+    """A polygon from two corner-to-corner contours: upper forwards, lower backwards."""
+    return np.concatenate([upper, lower[-2:0:-1]])
+
+
+RIGHT_EYE_LOOP = closed_loop(RIGHT_EYE_UPPER, RIGHT_EYE_LOWER)
+LEFT_EYE_LOOP = closed_loop(LEFT_EYE_UPPER, LEFT_EYE_LOWER)
+MOUTH_INNER_LOOP = closed_loop(LIPS_INNER_UPPER, LIPS_INNER_LOWER)
+
+# Vertical lid pairs (upper, lower) without the corners: their gap is the eye opening.
+RIGHT_EYE_PAIRS = np.stack([RIGHT_EYE_UPPER[1:-1], RIGHT_EYE_LOWER[1:-1]], axis=1)
+LEFT_EYE_PAIRS = np.stack([LEFT_EYE_UPPER[1:-1], LEFT_EYE_LOWER[1:-1]], axis=1)
+MOUTH_PAIRS = np.stack([LIPS_INNER_UPPER[1:-1], LIPS_INNER_LOWER[1:-1]], axis=1)
+
+
+def eye_opening(points: np.ndarray) -> np.ndarray:
+    """Eye opening: mean lid gap over eye width, per eye.
+
+    Args:
+        points: (..., 478, 2 or 3) landmarks, any units, y pointing down.
+
+    Returns:
+        (..., 2) float, [right eye, left eye]; about 0.25-0.35 open, under 0.1 closed.
+    """
+    out = []
+    for pairs, upper in ((RIGHT_EYE_PAIRS, RIGHT_EYE_UPPER), (LEFT_EYE_PAIRS, LEFT_EYE_UPPER)):
+        gap = np.linalg.norm(points[..., pairs[:, 0], :2] - points[..., pairs[:, 1], :2], axis=-1)
+        width = np.linalg.norm(points[..., upper[0], :2] - points[..., upper[-1], :2], axis=-1)
+        out.append(gap.mean(axis=-1) / np.maximum(width, 1e-9))
+    return np.stack(out, axis=-1)
+
+
+def mouth_opening(points: np.ndarray) -> np.ndarray:
+    """Mouth opening: inner-lip gap at the centre over mouth width.
+
+    Args:
+        points: (..., 478, 2 or 3) landmarks, any units.
+
+    Returns:
+        (...,) float; near 0 closed, about 0.5 wide open.
+    """
+    gap = np.linalg.norm(points[..., 13, :2] - points[..., 14, :2], axis=-1)
+    width = np.linalg.norm(points[..., 61, :2] - points[..., 291, :2], axis=-1)
+    return gap / np.maximum(width, 1e-9)
+
+
+def face_size(points: np.ndarray) -> np.ndarray:
+    """Face size in the landmarks' units: the larger side of the 2D face-oval box. (..., 478, 2+) -> (...)"""
+    oval = points[..., FACE_OVAL, :2]
+    extent = oval.max(axis=-2) - oval.min(axis=-2)
+    return extent.max(axis=-1)
