@@ -1,0 +1,137 @@
+"""Retargeting: the driver's pose and expression changes, applied to the source's own face."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from facedyn.dynamics import FaceDynamics
+from facedyn.geometry import regions
+from facedyn.geometry.pose import HeadPose, scale_rotation
+from facedyn.tracking import topology as T
+
+
+@dataclass(frozen=True)
+class RetargetConfig:
+    """How the driver's motion maps onto the source face."""
+
+    mode: str = "relative"  # "relative": only changes transfer; "absolute": the source copies the driver's head rotation and eye/mouth opening
+    pose_scale: float = 1.0  # multiplies head rotation and translation changes (0 = still head), 0..2
+    expression_scale: float = 1.0  # multiplies all expression offsets, 0..2
+    eyes: float = 1.0  # extra multiplier for eyelids and gaze, 0..2
+    brows: float = 1.0  # extra multiplier for the brows, 0..2
+    mouth: float = 1.0  # extra multiplier for lips and jaw, 0..2
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("relative", "absolute"):
+            raise ValueError(f"mode must be 'relative' or 'absolute', got {self.mode!r}")
+        for name in ("pose_scale", "expression_scale", "eyes", "brows", "mouth"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 3.0:
+                raise ValueError(f"{name} must be in 0..3, got {value}")
+
+
+class Retargeter:
+    """Maps FaceDynamics of a driver onto the source face, giving target landmarks.
+
+    Expression offsets (driver shape minus driver reference shape, in the head frame) are
+    scaled per axis by the ratio of the two faces' sizes, weighted per region, and added to
+    the source's own pose-free mesh, so identity stays the source's. Eyelid motion is scaled
+    by the ratio of the two eyes' openings (a blink closes any eye fully), and lids and lips
+    are kept from crossing.
+
+    Args:
+        source_points: (478, 3) source landmarks in working-image pixels.
+        reference: the driver's reference dynamics (Motion.reference).
+        config: the multipliers and mode.
+    """
+
+    def __init__(self, source_points: np.ndarray, reference: FaceDynamics, config: RetargetConfig) -> None:
+        from facedyn.geometry.pose import fit_head_pose
+
+        self.config = config
+        self.source_pose: HeadPose = fit_head_pose(source_points)
+        self.source_shape = self.source_pose.to_head_frame(source_points)
+        self.reference = reference
+        ref = reference.shape.astype(np.float64)
+        axis = _extent(self.source_shape) / np.maximum(_extent(ref), 1e-9)
+        self._axis_scale = np.array([axis[0], axis[1], axis[0]])
+        self._weights = self._region_weights()
+        self._eye_ratio = _eye_ratio(self.source_shape, ref, axis[1])
+        self._eye_weight = regions.membership(self.source_shape, regions.EYELIDS, radius=0.02)
+        self._jaw = regions.jaw_weights(self.source_shape)
+
+    def _region_weights(self) -> np.ndarray:
+        c, shape = self.config, self.source_shape
+        w = np.ones(T.N_VERTICES)
+        for region, mult in ((regions.EYES, c.eyes), (regions.BROWS, c.brows), (regions.MOUTH, c.mouth)):
+            if mult != 1.0:
+                w += (mult - 1.0) * regions.membership(shape, region)
+        return c.expression_scale * w
+
+    def shape(self, frame: FaceDynamics) -> np.ndarray:
+        """(478, 3) the source's pose-free mesh with the frame's expression applied."""
+        offsets = (frame.shape.astype(np.float64) - self.reference.shape) * self._axis_scale
+        # Eyelids move by the ratio of eye openings rather than of face sizes.
+        y_scale = 1.0 + self._eye_weight * (self._eye_ratio / self._axis_scale[1] - 1.0)
+        offsets[:, 1] *= y_scale
+        shape = self.source_shape + offsets * self._weights[:, None]
+        if self.config.mode == "absolute":
+            shape = self._copy_openings(shape, frame.shape)
+        return _no_crossing(shape, self._jaw)
+
+    def _copy_openings(self, shape: np.ndarray, driver: np.ndarray) -> np.ndarray:
+        """Give the target the driver's eye and mouth opening, as ratios of eye width / face height."""
+        drv_ratio = regions.eye_gaps(driver) / _eye_widths(driver)[:, None]
+        shape = regions.set_eye_gaps(shape, drv_ratio * _eye_widths(shape)[:, None])
+        want = regions.mouth_gap(driver) / _extent(driver)[1] * _extent(shape)[1]
+        return regions.open_jaw(shape, want - regions.mouth_gap(shape), self._jaw)
+
+    def pose(self, frame: FaceDynamics) -> HeadPose:
+        """The target head pose in working-image pixels."""
+        src, k = self.source_pose, self.config.pose_scale
+        if self.config.mode == "absolute":
+            rotation = scale_rotation(frame.rotation, k)
+        else:
+            change = frame.rotation @ self.reference.rotation.T
+            rotation = scale_rotation(change, k) @ src.rotation
+        shift = np.zeros(3)
+        shift[:2] = k * frame.translation * src.scale
+        return HeadPose(rotation, src.translation + shift, src.scale * float(frame.scale) ** k)
+
+    def __call__(self, frame: FaceDynamics) -> tuple[np.ndarray, HeadPose]:
+        """Target landmarks (478, 3) in working-image pixels and the target head pose."""
+        pose = self.pose(frame)
+        return pose.to_image(self.shape(frame)), pose
+
+
+def _extent(shape: np.ndarray) -> np.ndarray:
+    oval = shape[T.FACE_OVAL, :2]
+    return oval.max(axis=0) - oval.min(axis=0)
+
+
+def _eye_widths(shape: np.ndarray) -> np.ndarray:
+    return np.array([
+        np.linalg.norm(shape[u[0], :2] - shape[u[-1], :2]) for u in (T.RIGHT_EYE_UPPER, T.LEFT_EYE_UPPER)
+    ])
+
+
+def _eye_ratio(source: np.ndarray, reference: np.ndarray, fallback: float) -> np.ndarray:
+    """(478,) per-vertex vertical scale for lid motion: source over driver eye opening, by eye."""
+    src, ref = regions.eye_gaps(source).mean(1), regions.eye_gaps(reference).mean(1)
+    ratio = np.where(ref > 1e-4, src / np.maximum(ref, 1e-4), fallback)
+    ratio = np.clip(ratio, 0.3 * fallback, 3.0 * fallback)
+    side = np.where(source[:, 0] < source[T.NOSE_TIP, 0], ratio[0], ratio[1])  # person's right eye is at smaller x
+    return side
+
+
+def _no_crossing(shape: np.ndarray, jaw: np.ndarray) -> np.ndarray:
+    """Lids and lips may close but never pass through each other."""
+    gaps = regions.eye_gaps(shape)
+    if (gaps < 0).any():
+        shape = regions.set_eye_gaps(shape, np.maximum(gaps, 0.0), upper_share=1.0)
+    lip = shape[T.MOUTH_PAIRS[:, 1], 1] - shape[T.MOUTH_PAIRS[:, 0], 1]
+    if lip.min() < 0:
+        shape = regions.open_jaw(shape, -float(lip.min()), jaw)
+    return shape

@@ -1,0 +1,117 @@
+"""The control mesh: face vertices, a head/hair ring, neck/shoulder points and fixed borders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from matplotlib.path import Path as PolyPath
+from scipy.spatial import Delaunay
+
+from facedyn.geometry.pose import HeadPose
+from facedyn.tracking import topology as T
+
+# (scale of the face oval around the face centre, how much the points follow the head)
+RINGS = ((1.35, 1.0), (1.9, 0.6))
+NECK_FOLLOW = 0.3
+INTERIOR_DEPTH = 0.08  # eye and mouth openings sit this far (face heights) behind the lids and lips
+
+
+@dataclass(frozen=True)
+class ControlMesh:
+    """Control points and triangles, built once from the source.
+
+    points: (V, 2) float64 source positions in working pixels; the first 478 are the face mesh.
+    head_points: (V, 3) float64 positions in the source's head frame (for the non-face points).
+    follow: (V,) float how much each non-face point follows the head's rigid motion (0..1).
+    triangles: (T, 3) int Delaunay triangles of `points`.
+    depth_bias: (T,) float added to each triangle's depth (face heights): openings sit behind,
+        points that follow the head less sit further back.
+    """
+
+    points: np.ndarray
+    head_points: np.ndarray
+    follow: np.ndarray
+    triangles: np.ndarray
+    depth_bias: np.ndarray
+
+    def move(self, target_face: np.ndarray, target_pose: HeadPose, source_pose: HeadPose) -> tuple[np.ndarray, np.ndarray]:
+        """Target positions of all control points and per-triangle depth.
+
+        Args:
+            target_face: (478, 3) target face landmarks in working pixels.
+            target_pose: the target head pose; source_pose: the source's.
+
+        Returns:
+            ((V, 2) target points in pixels, (T,) depth, smaller nearer).
+        """
+        rigid = target_pose.to_image(self.head_points)  # where each point goes if it moved with the head
+        moved = self.points + self.follow[:, None] * (rigid[:, :2] - self.points)
+        moved[: T.N_VERTICES] = target_face[:, :2]
+        z = rigid[:, 2].copy()
+        z[: T.N_VERTICES] = target_face[:, 2]
+        depth = z[self.triangles].mean(axis=1) + self.depth_bias * source_pose.scale
+        return moved, depth
+
+
+def build_control_mesh(face: np.ndarray, pose: HeadPose, size: tuple[int, int]) -> ControlMesh:
+    """Build the control mesh for a source face.
+
+    Args:
+        face: (478, 3) source landmarks in working pixels.
+        pose: the source head pose.
+        size: (height, width) of the working image.
+    """
+    h, w = size
+    head = pose.to_head_frame(face)
+    oval = head[T.FACE_OVAL]
+    centre = oval.mean(axis=0)
+    extra, follow = [], []
+    for scale, amount in RINGS:
+        ring = centre + (oval - centre) * [scale, scale, 1.0]
+        ring[:, 2] = oval[:, 2].max() + 0.1 * scale  # the back of the head is behind the face
+        extra.append(ring[::2])
+        follow += [amount] * len(ring[::2])
+    chin = head[T.CHIN]
+    width = np.ptp(oval[:, 0])
+    neck = np.array([[centre[0] + dx * width, chin[1] + dy, chin[2] + 0.2] for dy in (0.35, 0.8) for dx in (-0.9, -0.4, 0, 0.4, 0.9)])
+    extra.append(neck)
+    follow += [NECK_FOLLOW] * len(neck)
+    extra_head = np.concatenate(extra)
+    extra_img = pose.to_image(extra_head)[:, :2]
+
+    border = _border_points(h, w)
+    border_head = pose.to_head_frame(np.column_stack([border, np.full(len(border), pose.translation[2] + pose.scale)]))
+    points = np.concatenate([face[:, :2], extra_img, border])
+    head_points = np.concatenate([head, extra_head, border_head])
+    follow_all = np.concatenate([np.zeros(T.N_VERTICES), follow, np.zeros(len(border))])
+    # Points outside the image are pulled inside the border so the triangulation stays valid.
+    points[T.N_VERTICES:-len(border)] = np.clip(points[T.N_VERTICES:-len(border)], [1, 1], [w - 2, h - 2])
+    triangles = Delaunay(points).simplices.astype(np.int64)
+    return ControlMesh(points, head_points, follow_all, triangles, _depth_bias(points, triangles, follow_all))
+
+
+def _border_points(h: int, w: int, per_side: int = 6) -> np.ndarray:
+    """Fixed points just outside the image border, so every pixel is covered."""
+    t = np.linspace(0, 1, per_side + 1)[:-1]
+    x0, y0, x1, y1 = -4.0, -4.0, w + 3.0, h + 3.0
+    top = np.column_stack([x0 + t * (x1 - x0), np.full_like(t, y0)])
+    right = np.column_stack([np.full_like(t, x1), y0 + t * (y1 - y0)])
+    bottom = np.column_stack([x1 - t * (x1 - x0), np.full_like(t, y1)])
+    left = np.column_stack([np.full_like(t, x0), y1 - t * (y1 - y0)])
+    return np.concatenate([top, right, bottom, left])
+
+
+def _depth_bias(points: np.ndarray, triangles: np.ndarray, follow: np.ndarray) -> np.ndarray:
+    centroids = points[triangles].mean(axis=1)
+    bias = np.zeros(len(triangles))
+    for loop in (T.RIGHT_EYE_LOOP, T.LEFT_EYE_LOOP, T.MOUTH_INNER_LOOP):
+        # A closed mouth's loop is nearly flat, so triangles made only of loop points count too.
+        inside = PolyPath(points[loop]).contains_points(centroids) | np.isin(triangles, loop).all(axis=1)
+        bias[inside] = INTERIOR_DEPTH
+    # Background triangles (touching non-face points) sit behind the face, more so the less they follow.
+    is_face = np.arange(len(points)) < T.N_VERTICES
+    outer = ~is_face[triangles].all(axis=1)
+    bias[outer] += 0.3 + (1.0 - follow[triangles].min(axis=1)[outer])
+    return bias
+
