@@ -68,6 +68,12 @@ class Retargeter:
         for region, mult in ((regions.EYES, c.eyes), (regions.BROWS, c.brows), (regions.MOUTH, c.mouth)):
             if mult != 1.0:
                 w += (mult - 1.0) * regions.membership(shape, region)
+        # The tracker's face outline slides over the face as the head turns (it follows the
+        # silhouette), which would show up as expression; the skull's outline has none, so
+        # only the jaw part of the outline (below the mouth corners) keeps its offsets.
+        mouth_y = shape[[61, 291], 1].mean()
+        skull = T.FACE_OVAL[shape[T.FACE_OVAL, 1] < mouth_y]
+        w *= 1.0 - 0.9 * regions.membership(shape, skull, radius=0.05)
         return c.expression_scale * w
 
     def shape(self, frame: FaceDynamics) -> np.ndarray:

@@ -11,9 +11,11 @@ from scipy.spatial import Delaunay
 from facedyn.geometry.pose import HeadPose
 from facedyn.tracking import topology as T
 
-# (scale of the face oval around the face centre, how much the points follow the head)
-RINGS = ((1.35, 1.0), (1.9, 0.6))
+# (scale of the face oval around the face centre, how much the points follow the head,
+#  whether each point hangs on its face-outline point rather than only on the head pose)
+RINGS = ((1.35, 1.0, True), (1.9, 0.6, False))
 NECK_FOLLOW = 0.3
+OUTER_DEPTH = 10.0  # face heights: far more than a face is deep
 INTERIOR_DEPTH = 0.08  # eye and mouth openings sit this far (face heights) behind the lids and lips
 
 
@@ -24,6 +26,8 @@ class ControlMesh:
     points: (V, 2) float64 source positions in working pixels; the first 478 are the face mesh.
     head_points: (V, 3) float64 positions in the source's head frame (for the non-face points).
     follow: (V,) float how much each non-face point follows the head's rigid motion (0..1).
+    anchor: (V,) int a face vertex the point hangs on (it keeps its rigidly moved offset
+        from that vertex, so hair stays on the face outline), or -1.
     triangles: (T, 3) int Delaunay triangles of `points`.
     depth_bias: (T,) float added to each triangle's depth (face heights): openings sit behind,
         points that follow the head less sit further back.
@@ -32,6 +36,7 @@ class ControlMesh:
     points: np.ndarray
     head_points: np.ndarray
     follow: np.ndarray
+    anchor: np.ndarray
     triangles: np.ndarray
     depth_bias: np.ndarray
 
@@ -47,6 +52,9 @@ class ControlMesh:
         """
         rigid = target_pose.to_image(self.head_points)  # where each point goes if it moved with the head
         moved = self.points + self.follow[:, None] * (rigid[:, :2] - self.points)
+        hung = self.anchor >= 0
+        base = self.anchor[hung]
+        moved[hung] = target_face[base, :2] + rigid[hung, :2] - rigid[base, :2]
         moved[: T.N_VERTICES] = target_face[:, :2]
         z = rigid[:, 2].copy()
         z[: T.N_VERTICES] = target_face[:, 2]
@@ -66,17 +74,19 @@ def build_control_mesh(face: np.ndarray, pose: HeadPose, size: tuple[int, int]) 
     head = pose.to_head_frame(face)
     oval = head[T.FACE_OVAL]
     centre = oval.mean(axis=0)
-    extra, follow = [], []
-    for scale, amount in RINGS:
+    extra, follow, anchor = [], [], []
+    for scale, amount, hang in RINGS:
         ring = centre + (oval - centre) * [scale, scale, 1.0]
-        ring[:, 2] = oval[:, 2].max() + 0.1 * scale  # the back of the head is behind the face
+        ring[:, 2] = oval[:, 2].mean()  # the head's outline lies about as deep as the face's sides
         extra.append(ring[::2])
         follow += [amount] * len(ring[::2])
+        anchor += list(T.FACE_OVAL[::2]) if hang else [-1] * len(ring[::2])
     chin = head[T.CHIN]
     width = np.ptp(oval[:, 0])
     neck = np.array([[centre[0] + dx * width, chin[1] + dy, chin[2] + 0.2] for dy in (0.35, 0.8) for dx in (-0.9, -0.4, 0, 0.4, 0.9)])
     extra.append(neck)
     follow += [NECK_FOLLOW] * len(neck)
+    anchor += [-1] * len(neck)
     extra_head = np.concatenate(extra)
     extra_img = pose.to_image(extra_head)[:, :2]
 
@@ -85,10 +95,11 @@ def build_control_mesh(face: np.ndarray, pose: HeadPose, size: tuple[int, int]) 
     points = np.concatenate([face[:, :2], extra_img, border])
     head_points = np.concatenate([head, extra_head, border_head])
     follow_all = np.concatenate([np.zeros(T.N_VERTICES), follow, np.zeros(len(border))])
+    anchor_all = np.concatenate([np.full(T.N_VERTICES, -1), anchor, np.full(len(border), -1)]).astype(np.int64)
     # Points outside the image are pulled inside the border so the triangulation stays valid.
     points[T.N_VERTICES:-len(border)] = np.clip(points[T.N_VERTICES:-len(border)], [1, 1], [w - 2, h - 2])
     triangles = Delaunay(points).simplices.astype(np.int64)
-    return ControlMesh(points, head_points, follow_all, triangles, _depth_bias(points, triangles, follow_all))
+    return ControlMesh(points, head_points, follow_all, anchor_all, triangles, _depth_bias(points, triangles, follow_all))
 
 
 def _border_points(h: int, w: int, per_side: int = 6) -> np.ndarray:
@@ -109,9 +120,10 @@ def _depth_bias(points: np.ndarray, triangles: np.ndarray, follow: np.ndarray) -
         # A closed mouth's loop is nearly flat, so triangles made only of loop points count too.
         inside = PolyPath(points[loop]).contains_points(centroids) | np.isin(triangles, loop).all(axis=1)
         bias[inside] = INTERIOR_DEPTH
-    # Background triangles (touching non-face points) sit behind the face, more so the less they follow.
+    # Triangles touching non-face points (hair, neck, background) lie behind every face
+    # triangle whatever the pose, and the less they follow the head the further back.
     is_face = np.arange(len(points)) < T.N_VERTICES
     outer = ~is_face[triangles].all(axis=1)
-    bias[outer] += 0.3 + (1.0 - follow[triangles].min(axis=1)[outer])
+    bias[outer] += OUTER_DEPTH + (1.0 - follow[triangles].min(axis=1)[outer])
     return bias
 
