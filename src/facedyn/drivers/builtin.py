@@ -35,7 +35,7 @@ class DemoDriver:
         yaw = 14 * np.sin(2 * np.pi * t / 3.0) * _bump(t, 1.6, 1.6)
         pitch = 8 * np.sin(2 * np.pi * (t - 3.3) / 1.0) * _bump(t, 3.8, 0.6)
         blink = sum(_bump(t, c, 0.12) for c in (0.9, 2.7, 5.2))
-        jaw = _bump(t, 4.4, 0.45) + 0.6 * _bump(t, 5.5, 0.3)
+        jaw = 0.6 * _bump(t, 4.4, 0.45) + 0.35 * _bump(t, 5.5, 0.3)
         return {"yaw": yaw, "pitch": pitch, "blink": blink, "jaw": jaw}
 
     def open(self, tracker=None, source: FaceDynamics | None = None) -> Motion:
