@@ -82,15 +82,37 @@ class FaceTracker:
     # -- photos -----------------------------------------------------------------------------
     def detect_faces(self, image: np.ndarray) -> list[FaceBox]:
         """Face boxes in an (H, W, 3) uint8 RGB image, ordered left to right."""
-        h, w = image.shape[:2]
-        result = self._detector.process(image)
-        boxes = []
-        for det in result.detections or []:
-            rb = det.location_data.relative_bounding_box
-            boxes.append(FaceBox(rb.xmin * w, rb.ymin * h, rb.width * w, rb.height * h, det.score[0]))
+        boxes = self._detect(image, 0, 0)
         if not boxes:
             boxes = self._boxes_from_mesh(image)
+        if not boxes:
+            boxes = self._detect_in_tiles(image)
         return sorted(boxes, key=lambda b: b.center[0])
+
+    def _detect(self, image: np.ndarray, x0: int, y0: int) -> list[FaceBox]:
+        h, w = image.shape[:2]
+        boxes = []
+        for det in self._detector.process(np.ascontiguousarray(image)).detections or []:
+            rb = det.location_data.relative_bounding_box
+            boxes.append(FaceBox(x0 + rb.xmin * w, y0 + rb.ymin * h, rb.width * w, rb.height * h, det.score[0]))
+        return boxes
+
+    def _detect_in_tiles(self, image: np.ndarray) -> list[FaceBox]:
+        """Small faces in large photos: the detector sees a 192-pixel image, so look at
+        overlapping tiles (halves, then quarters of the longer side) and merge duplicates."""
+        h, w = image.shape[:2]
+        for parts in (2, 4):
+            side = max(h, w) // parts
+            if side < 128:
+                break
+            stride = side // 2
+            found = []
+            for y0 in range(0, max(h - side, 0) + 1, stride):
+                for x0 in range(0, max(w - side, 0) + 1, stride):
+                    found += self._detect(image[y0: y0 + side, x0: x0 + side], x0, y0)
+            if found:
+                return _merge(found)
+        return []
 
     def _boxes_from_mesh(self, image: np.ndarray) -> list[FaceBox]:
         """Fallback for faces the detector misses (large, close-up faces)."""
@@ -181,6 +203,22 @@ class FaceTracker:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _merge(boxes: list[FaceBox]) -> list[FaceBox]:
+    """Keep the best-scoring box among overlapping ones (IoU > 0.3)."""
+    kept: list[FaceBox] = []
+    for b in sorted(boxes, key=lambda b: -b.score):
+        if all(_iou(b, k) <= 0.3 for k in kept):
+            kept.append(b)
+    return kept
+
+
+def _iou(a: FaceBox, b: FaceBox) -> float:
+    ix = max(0.0, min(a.x + a.width, b.x + b.width) - max(a.x, b.x))
+    iy = max(0.0, min(a.y + a.height, b.y + b.height) - max(a.y, b.y))
+    inter = ix * iy
+    return inter / (a.width * a.height + b.width * b.height - inter)
 
 
 def _center(pts: np.ndarray) -> tuple[float, float]:

@@ -1,0 +1,109 @@
+import numpy as np
+import pytest
+
+from facedyn.dynamics import dynamics_from_landmarks
+from facedyn.geometry import regions
+from facedyn.geometry.pose import angles_to_rotation, fit_head_pose, rotation_to_angles, template, umeyama
+from facedyn.geometry.retarget import RetargetConfig, Retargeter
+from facedyn.io import load_image
+from facedyn.tracking import FaceTracker
+from facedyn.tracking import topology as T
+
+
+def test_umeyama_recovers_a_similarity():
+    rng = np.random.default_rng(1)
+    src = rng.standard_normal((50, 3))
+    rot = angles_to_rotation(20, -10, 5)
+    dst = 2.5 * src @ rot.T + [3, -1, 2]
+    r, t, s = umeyama(src, dst)
+    assert np.allclose(r, rot) and np.allclose(t, [3, -1, 2]) and np.isclose(s, 2.5)
+
+
+@pytest.mark.parametrize("angles", [(0, 0, 0), (25, -10, 5), (-30, 15, -20)])
+def test_angles_round_trip(angles):
+    assert np.allclose(rotation_to_angles(angles_to_rotation(*angles)), angles)
+
+
+def test_template_pose_is_frontal_and_rotations_are_recovered():
+    shape = template().shape * 200 + [256, 256, 0]
+    assert np.allclose(fit_head_pose(shape).angles, 0, atol=1e-6)
+    turned = 200 * template().shape @ angles_to_rotation(15, 5, -8).T + [256, 256, 0]
+    assert np.allclose(fit_head_pose(turned).angles, [15, 5, -8], atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def faces(image_path):
+    out = {}
+    with FaceTracker() as tracker:
+        for name in ("man_turned_looking_up", "woman_frontal_neutral", "woman_open_mouth_surprised"):
+            img = load_image(image_path(name))
+            out[name] = tracker.landmarks_in_box(img, tracker.detect_faces(img)[0])
+            flipped = img[:, ::-1].copy()
+            out[name + "_flipped"] = tracker.landmarks_in_box(flipped, tracker.detect_faces(flipped)[0])
+    return out
+
+
+def test_flipped_face_flips_yaw_sign(faces):
+    yaw = fit_head_pose(faces["man_turned_looking_up"]).angles[0]
+    yaw_flipped = fit_head_pose(faces["man_turned_looking_up_flipped"]).angles[0]
+    assert yaw < -10 and yaw_flipped > 10  # SOURCES.md: about -24 degrees
+    assert abs(yaw + yaw_flipped) < 5
+
+
+def test_driver_at_reference_leaves_source_unchanged(faces):
+    src = faces["woman_frontal_neutral"]
+    reference, _ = dynamics_from_landmarks(faces["woman_open_mouth_surprised"])
+    target, _ = Retargeter(src, reference, RetargetConfig())(reference)
+    assert np.abs(target - src).max() < 1e-6 * np.abs(src).max()
+
+
+def test_relative_mode_transfers_changes_not_identity(faces):
+    src = faces["woman_frontal_neutral"]
+    surprised = faces["woman_open_mouth_surprised"]
+    neutral_drv = surprised.copy()  # the same driver with its mouth closed
+    reference, pose = dynamics_from_landmarks(neutral_drv)
+    head = pose.to_head_frame(surprised)
+    closed = regions.open_jaw(head, -regions.mouth_gap(head))
+    reference, _ = dynamics_from_landmarks(pose.to_image(closed))
+    frame, _ = dynamics_from_landmarks(surprised, pose)
+    target, _ = Retargeter(src, reference, RetargetConfig())(frame)
+    assert T.mouth_opening(target) > T.mouth_opening(src) + 0.3
+    # Identity: the eye spacing and nose length stay the source's (in its pixels), not the driver's.
+    for a, b in ((33, 263), (168, 2)):
+        assert np.linalg.norm(target[a, :2] - target[b, :2]) == pytest.approx(np.linalg.norm(src[a, :2] - src[b, :2]), rel=0.02)
+
+
+def test_blink_closes_any_eye_and_lids_never_cross(faces):
+    src = faces["woman_frontal_neutral"]
+    ref, pose = dynamics_from_landmarks(faces["woman_open_mouth_surprised"])
+    head = pose.to_head_frame(faces["woman_open_mouth_surprised"])
+    for gap, expect_closed in ((0.0, True), (-0.05, True)):  # closed, and an over-closed (noisy) blink
+        blink = regions.set_eye_gaps(head, np.full((2, 7), gap))
+        frame, _ = dynamics_from_landmarks(pose.to_image(blink), pose)
+        target, _ = Retargeter(src, ref, RetargetConfig())(frame)
+        gaps = regions.eye_gaps(fit_head_pose(target).to_head_frame(target))
+        assert gaps.min() >= -1e-6
+        assert (gaps.mean() < 0.1 * regions.eye_gaps(fit_head_pose(src).to_head_frame(src)).mean()) == expect_closed
+
+
+def test_multipliers_scale_regions(faces):
+    src = faces["woman_frontal_neutral"]
+    ref, pose = dynamics_from_landmarks(faces["woman_frontal_neutral"])
+    head = pose.to_head_frame(faces["woman_frontal_neutral"])
+    frame, _ = dynamics_from_landmarks(pose.to_image(regions.open_jaw(head, 0.1)), pose)
+    openings = [T.mouth_opening(Retargeter(src, ref, RetargetConfig(mouth=m))(frame)[0]) for m in (0.0, 1.0, 2.0)]
+    assert openings[0] < openings[1] < openings[2]
+    still = Retargeter(src, ref, RetargetConfig(expression_scale=0.0))(frame)[0]
+    assert np.allclose(still, src, atol=1e-6)
+
+
+def test_pose_scale_and_absolute_mode(faces):
+    src = faces["woman_frontal_neutral"]
+    ref, _ = dynamics_from_landmarks(src)
+    turned = ref.__class__(angles_to_rotation(20, 0, 0) @ ref.rotation, ref.translation, 1.0, ref.shape)
+    src_yaw = fit_head_pose(src).angles[0]
+    for k in (0.0, 0.5, 1.0):
+        _, pose = Retargeter(src, ref, RetargetConfig(pose_scale=k))(turned)
+        assert abs(pose.angles[0] - (src_yaw + 20 * k)) < 1.0
+    _, pose = Retargeter(src, ref, RetargetConfig(mode="absolute"))(turned)
+    assert abs(pose.angles[0] - turned.angles[0]) < 1e-6

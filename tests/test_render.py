@@ -1,0 +1,45 @@
+import numpy as np
+import pytest
+from scipy.spatial import Delaunay
+
+from facedyn.render.rasterize import backward_map
+
+
+@pytest.fixture
+def grid_mesh():
+    xs = np.linspace(-4, 131, 8)
+    pts = np.array([(x, y) for y in xs for x in xs], dtype=np.float64)
+    return pts, Delaunay(pts).simplices
+
+
+@pytest.mark.parametrize("step", [1, 2, 4])
+def test_translation_gives_shifted_map(grid_mesh, step):
+    pts, tris = grid_mesh
+    m = backward_map(pts + [5.0, -3.0], pts, tris, np.zeros(len(tris)), (128, 128), step)
+    ys, xs = np.mgrid[0:128, 0:128]
+    inner = (slice(8, 120), slice(8, 120))
+    assert m.shape == (128, 128, 2) and m.dtype == np.float32
+    assert np.abs(m[..., 0] - (xs - 5))[inner].max() < 1e-3
+    assert np.abs(m[..., 1] - (ys + 3))[inner].max() < 1e-3
+
+
+def test_nearest_triangle_wins_where_they_overlap():
+    # Two triangles cover the same pixels; each maps to a different source region.
+    dst = np.array([[0, 0], [60, 0], [0, 60], [0, 0], [60, 0], [0, 60]], dtype=np.float64)
+    src = dst.copy()
+    src[3:] += 100.0
+    tris = np.array([[0, 1, 2], [3, 4, 5]])
+    near_second = backward_map(dst, src, tris, np.array([1.0, 0.0]), (64, 64), 1)
+    near_first = backward_map(dst, src, tris, np.array([0.0, 1.0]), (64, 64), 1)
+    assert near_second[10, 10, 0] == pytest.approx(110) and near_first[10, 10, 0] == pytest.approx(10)
+
+
+def test_uncovered_pixels_map_to_themselves():
+    dst = np.array([[0, 0], [10, 0], [0, 10]], dtype=np.float64)
+    m = backward_map(dst, dst + 50, np.array([[0, 1, 2]]), np.zeros(1), (32, 32), 1)
+    assert tuple(m[30, 30]) == (30, 30) and tuple(m[2, 2]) == (52, 52)
+
+
+def test_bad_shapes_are_reported():
+    with pytest.raises(ValueError, match="expected"):
+        backward_map(np.zeros((3, 3)), np.zeros((3, 3)), np.array([[0, 1, 2]]), np.zeros(1), (8, 8))

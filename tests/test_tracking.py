@@ -1,0 +1,65 @@
+import numpy as np
+import pytest
+
+from facedyn.io import iter_frames, load_image
+from facedyn.tracking import FaceTracker, OneEuroFilter
+from facedyn.tracking import topology as T
+
+
+def test_one_euro_smooths_noise_and_follows_steps():
+    rng = np.random.default_rng(0)
+    filt = OneEuroFilter(30, min_cutoff=1.0, beta=0.5)
+    noisy = 1.0 + 0.01 * rng.standard_normal((120, 4, 3))
+    out = np.array([filt(x) for x in noisy])
+    assert out[30:].std() < 0.5 * noisy[30:].std()
+    step = np.array([filt(np.full((4, 3), 3.0)) for _ in range(30)])
+    assert np.abs(step[-1] - 3.0).max() < 0.05  # catches up with a large, fast move
+
+
+def test_topology_loops_match_mediapipe_connections():
+    from mediapipe.python.solutions import face_mesh_connections as fmc
+
+    def vertices(conn):
+        return {i for edge in conn for i in edge}
+
+    assert set(T.RIGHT_EYE_LOOP) == vertices(fmc.FACEMESH_RIGHT_EYE)
+    assert set(T.LEFT_EYE_LOOP) == vertices(fmc.FACEMESH_LEFT_EYE)
+    assert set(T.FACE_OVAL) == vertices(fmc.FACEMESH_FACE_OVAL)
+    lips = set(T.LIPS_OUTER_UPPER) | set(T.LIPS_OUTER_LOWER) | set(T.LIPS_INNER_UPPER) | set(T.LIPS_INNER_LOWER)
+    assert lips == vertices(fmc.FACEMESH_LIPS)
+
+
+@pytest.fixture(scope="module")
+def tracker():
+    with FaceTracker() as t:
+        yield t
+
+
+def test_photo_landmarks_and_openings(tracker, image_path):
+    for name, mouth_open in (("woman_open_mouth_surprised", True), ("woman_frontal_neutral", False)):
+        img = load_image(image_path(name))
+        boxes = tracker.detect_faces(img)
+        assert len(boxes) == 1
+        pts = tracker.landmarks_in_box(img, boxes[0])
+        assert pts.shape == (478, 3)
+        assert (T.mouth_opening(pts) > 0.3) == mouth_open
+        assert (T.eye_opening(pts) > 0.15).all()
+
+
+def test_small_face_in_large_photo_is_found(tracker, image_path):
+    img = load_image(image_path("woman_frontal_neutral"))
+    canvas = np.full((2000, 2400, 3), 128, np.uint8)
+    small = img[::3, ::3]  # face about 60 pixels in a 2400-pixel photo
+    canvas[900: 900 + small.shape[0], 1500: 1500 + small.shape[1]] = small
+    boxes = tracker.detect_faces(canvas)
+    assert len(boxes) == 1
+    pts = tracker.landmarks_in_box(canvas, boxes[0])
+    assert 1500 < pts[T.NOSE_TIP, 0] < 1500 + small.shape[1]
+
+
+def test_video_tracking_sees_blinks(tracker, video_path):
+    tracker.reset_video()
+    pts = [tracker.track(f) for f in iter_frames(video_path("woman_blinks_gaze_squint"))]
+    assert all(p is not None for p in pts)
+    eyes = T.eye_opening(np.array(pts)).mean(axis=1)
+    assert eyes.min() < 0.08 < 0.2 < np.median(eyes)  # closed blinks, open otherwise
