@@ -90,7 +90,9 @@ class Animator:
         landmarks = self._tracker.landmarks_in_box(image, boxes[index])
         size = float(T.face_size(landmarks))
         if size < MIN_FACE_PIXELS:
-            raise NoFaceError(f"the face in {name} is only {size:.0f} pixels; use a photo with a face of at least {MIN_FACE_PIXELS}")
+            raise NoFaceError(
+                f"the face in {name} is only {size:.0f} pixels; use a photo with a face of at least {MIN_FACE_PIXELS}"
+            )
         layers = prepare_layers(image, landmarks, self.config.size, self._segmenter)
         dynamics, _ = dynamics_from_landmarks(layers.landmarks)
         return Source(path, layers, dynamics, len(boxes), index)
@@ -99,12 +101,15 @@ class Animator:
     def _pick_face(boxes, face: int | None, name: str) -> int:
         if face is not None:
             if not 0 <= face < len(boxes):
-                raise InputError(f"--face {face} is out of range: {name} has {len(boxes)} face(s), numbered 0..{len(boxes) - 1} left to right")
+                raise InputError(
+                    f"--face {face} is out of range: {name} has {len(boxes)} face(s), "
+                    f"numbered 0..{len(boxes) - 1} left to right"
+                )
             return face
         index = int(np.argmax([b.width * b.height for b in boxes]))
         if len(boxes) > 1:
-            log.warning("%s has %d faces; animating face %d (the largest, counted left to right from 0); choose another with --face",
-                        name, len(boxes), index)
+            log.warning("%s has %d faces; animating face %d (the largest, counted left to right from 0); "
+                        "choose another with --face", name, len(boxes), index)
         return index
 
     def animate(self, source: Source, driver) -> Animation:

@@ -46,7 +46,7 @@ class DemoDriver:
         c = self.curves()
 
         def frames():
-            for yaw, pitch, blink, jaw in zip(c["yaw"], c["pitch"], c["blink"], c["jaw"]):
+            for yaw, pitch, blink, jaw in zip(c["yaw"], c["pitch"], c["blink"], c["jaw"], strict=True):
                 shape = neutral + blink * (closed - neutral)
                 shape = regions.open_jaw(shape, jaw * jaw_amount)
                 rot = angles_to_rotation(yaw, pitch, 0.0)

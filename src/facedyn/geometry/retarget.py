@@ -16,7 +16,9 @@ from facedyn.tracking import topology as T
 class RetargetConfig:
     """How the driver's motion maps onto the source face."""
 
-    mode: str = "relative"  # "relative": only changes transfer; "absolute": the source copies the driver's head rotation and eye/mouth opening
+    # "relative": only the driver's changes transfer; "absolute": the source copies the
+    # driver's head rotation and eye/mouth opening.
+    mode: str = "relative"
     pose_scale: float = 1.0  # multiplies head rotation and translation changes (0 = still head), 0..2
     expression_scale: float = 1.0  # multiplies all expression offsets, 0..2
     eyes: float = 1.0  # extra multiplier for eyelids and gaze, 0..2

@@ -83,7 +83,9 @@ def build_control_mesh(face: np.ndarray, pose: HeadPose, size: tuple[int, int]) 
         anchor += list(T.FACE_OVAL[::2]) if hang else [-1] * len(ring[::2])
     chin = head[T.CHIN]
     width = np.ptp(oval[:, 0])
-    neck = np.array([[centre[0] + dx * width, chin[1] + dy, chin[2] + 0.2] for dy in (0.35, 0.8) for dx in (-0.9, -0.4, 0, 0.4, 0.9)])
+    neck = np.array([
+        [centre[0] + dx * width, chin[1] + dy, chin[2] + 0.2] for dy in (0.35, 0.8) for dx in (-0.9, -0.4, 0, 0.4, 0.9)
+    ])
     extra.append(neck)
     follow += [NECK_FOLLOW] * len(neck)
     anchor += [-1] * len(neck)

@@ -19,7 +19,7 @@ class RenderConfig:
     """How frames are drawn."""
 
     paste_back: bool = True  # True: the full photo at its own resolution; False: the working crop
-    map_step: int = 2  # backward map grid step in working pixels (1 exact .. 4 fastest)
+    map_step: int = 3  # backward map grid step in working pixels (1 exact .. 4 fastest)
     mouth_interior: bool = True  # fill an opening mouth from the driving frame when there is one
 
 
