@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -29,6 +30,23 @@ def _reference(value: str) -> str | int:
 def _scale(name: str) -> click.Option:
     return click.option(f"--{name}", type=click.FloatRange(0, 3), default=1.0, show_default=True,
                         help=f"multiplier for {name.replace('-', ' ')} (0..3)")
+
+
+def _silence_native_logs() -> None:
+    """MediaPipe's C++ code writes internal warnings straight to file descriptor 2. Point that
+    at /dev/null and keep Python's sys.stderr (errors, notices, progress) on the real stderr.
+    Set FACEDYN_NATIVE_LOGS=1 to see them."""
+    if os.environ.get("FACEDYN_NATIVE_LOGS") == "1":
+        return
+    try:
+        sys.stderr.flush()
+        real = os.dup(2)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+    except OSError:
+        return
+    sys.stderr = os.fdopen(real, "w", buffering=1)
 
 
 class _Bar:
@@ -118,5 +136,11 @@ def _run(photo, driver, output: Path, config: AnimatorConfig, face: int | None, 
     click.echo(f"wrote {output}")
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """The console entry point: the CLI with MediaPipe's native log noise hidden."""
+    _silence_native_logs()
     main()
+
+
+if __name__ == "__main__":
+    run()
