@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from matplotlib.path import Path as PolyPath
 from scipy.spatial import Delaunay
 
 from facedyn.geometry.pose import HeadPose
@@ -16,7 +15,7 @@ from facedyn.tracking import topology as T
 RINGS = ((1.35, 1.0, True), (1.9, 0.6, False))
 NECK_FOLLOW = 0.3
 OUTER_DEPTH = 10.0  # face heights: far more than a face is deep
-INTERIOR_DEPTH = 0.08  # eye and mouth openings sit this far (face heights) behind the lids and lips
+INTERIOR_DEPTH = 3.0  # face heights: Delaunay fill (eye and mouth openings, gaps) lies behind the face surface
 
 
 @dataclass(frozen=True)
@@ -28,9 +27,11 @@ class ControlMesh:
     follow: (V,) float how much each non-face point follows the head's rigid motion (0..1).
     anchor: (V,) int a face vertex the point hangs on (it keeps its rigidly moved offset
         from that vertex, so hair stays on the face outline), or -1.
-    triangles: (T, 3) int Delaunay triangles of `points`.
-    depth_bias: (T,) float added to each triangle's depth (face heights): openings sit behind,
-        points that follow the head less sit further back.
+    triangles: (T, 3) int: the face mesh's own surface triangles, then Delaunay triangles of
+        `points` for everything else (eye and mouth openings, gaps, hair, background).
+    depth_bias: (T,) float added to each triangle's depth (face heights): the face surface in
+        front, its openings behind it, hair and background behind everything, the less they
+        follow the head the further back.
     """
 
     points: np.ndarray
@@ -100,8 +101,13 @@ def build_control_mesh(face: np.ndarray, pose: HeadPose, size: tuple[int, int]) 
     anchor_all = np.concatenate([np.full(T.N_VERTICES, -1), anchor, np.full(len(border), -1)]).astype(np.int64)
     # Points outside the image are pulled inside the border so the triangulation stays valid.
     points[T.N_VERTICES:-len(border)] = np.clip(points[T.N_VERTICES:-len(border)], [1, 1], [w - 2, h - 2])
-    triangles = Delaunay(points).simplices.astype(np.int64)
-    return ControlMesh(points, head_points, follow_all, anchor_all, triangles, _depth_bias(points, triangles, follow_all))
+    # The face uses its own 3D surface topology, so parts hidden in the photo unfold in order
+    # when the head turns; Delaunay triangles fill the rest and any hole behind the surface.
+    surface = T.face_triangles()
+    fill = Delaunay(points).simplices.astype(np.int64)
+    triangles = np.concatenate([surface, fill])
+    bias = np.concatenate([np.zeros(len(surface)), _fill_depth(points, fill, follow_all)])
+    return ControlMesh(points, head_points, follow_all, anchor_all, triangles, bias)
 
 
 def _border_points(h: int, w: int, per_side: int = 6) -> np.ndarray:
@@ -115,13 +121,9 @@ def _border_points(h: int, w: int, per_side: int = 6) -> np.ndarray:
     return np.concatenate([top, right, bottom, left])
 
 
-def _depth_bias(points: np.ndarray, triangles: np.ndarray, follow: np.ndarray) -> np.ndarray:
-    centroids = points[triangles].mean(axis=1)
-    bias = np.zeros(len(triangles))
-    for loop in (T.RIGHT_EYE_LOOP, T.LEFT_EYE_LOOP, T.MOUTH_INNER_LOOP):
-        # A closed mouth's loop is nearly flat, so triangles made only of loop points count too.
-        inside = PolyPath(points[loop]).contains_points(centroids) | np.isin(triangles, loop).all(axis=1)
-        bias[inside] = INTERIOR_DEPTH
+def _fill_depth(points: np.ndarray, triangles: np.ndarray, follow: np.ndarray) -> np.ndarray:
+    """Depth bias of the Delaunay triangles: all behind the face surface."""
+    bias = np.full(len(triangles), INTERIOR_DEPTH)
     # Triangles touching non-face points (hair, neck, background) lie behind every face
     # triangle whatever the pose, and the less they follow the head the further back.
     is_face = np.arange(len(points)) < T.N_VERTICES

@@ -4,6 +4,8 @@
 Contours are ordered; eyelids and lips run from one corner to the other.
 """
 
+from functools import lru_cache
+
 import numpy as np
 
 N_VERTICES = 478
@@ -85,3 +87,17 @@ def face_size(points: np.ndarray) -> np.ndarray:
     oval = points[..., FACE_OVAL, :2]
     extent = oval.max(axis=-2) - oval.min(axis=-2)
     return extent.max(axis=-1)
+
+
+@lru_cache(maxsize=1)
+def face_triangles() -> np.ndarray:
+    """(T, 3) int triangles of MediaPipe's face-mesh surface (eyes and mouth are holes),
+    recovered as the 3-cycles of its tessellation edges."""
+    from mediapipe.python.solutions.face_mesh_connections import FACEMESH_TESSELATION
+
+    neighbours: dict[int, set[int]] = {}
+    for a, b in FACEMESH_TESSELATION:
+        neighbours.setdefault(a, set()).add(b)
+        neighbours.setdefault(b, set()).add(a)
+    tris = {tuple(sorted((a, b, c))) for a, b in FACEMESH_TESSELATION for c in neighbours[a] & neighbours[b]}
+    return np.array(sorted(tris), dtype=np.int64)
