@@ -1,3 +1,4 @@
+import os
 from fractions import Fraction
 
 import av
@@ -55,6 +56,9 @@ def test_writer_pads_odd_sizes_and_keeps_fps(tmp_path):
             w.write(np.full((51, 77, 3), 10 * i, np.uint8))
     info = probe_video(out)
     assert (info.width, info.height, info.frame_count) == (78, 52, 12)
+    mask = os.umask(0)
+    os.umask(mask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~mask  # like any file the user writes, not private
     assert abs(float(info.fps) - 29.97) < 0.01
     with av.open(str(out)) as c:
         assert c.streams.video[0].codec_context.name == "h264"

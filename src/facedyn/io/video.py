@@ -182,6 +182,7 @@ class VideoWriter:
         self._container.close()
         self._container = None
         self._close_audio()
+        os.chmod(self._tmp, 0o666 & ~_umask())  # mkstemp made it private; give it normal permissions
         os.replace(self._tmp, self.path)
 
     def abort(self) -> None:
@@ -208,6 +209,12 @@ class VideoWriter:
             self.close()
         else:
             self.abort()
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _even(frame: np.ndarray) -> np.ndarray:
