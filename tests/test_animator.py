@@ -53,6 +53,18 @@ def test_eyes_and_mouth_follow_the_driver(crop_run):
     assert T.eye_opening(produced).mean(1).min() < 0.5 * T.eye_opening(produced[:1]).mean()
 
 
+def test_gaze_follows_the_driver(crop_run):
+    from facedyn.dynamics import dynamics_from_landmarks
+
+    _, out, driving = crop_run
+
+    def gaze_x(frames):
+        return np.array([dynamics_from_landmarks(p)[0].gaze[:, 0].mean() for p in track_all(frames)])
+
+    r = np.corrcoef(gaze_x(list(iter_frames(out))), gaze_x(list(iter_frames(driving))))[0, 1]
+    assert r > 0.7, r
+
+
 def test_background_outside_the_person_stays_still(crop_run):
     source, out, _ = crop_run
     import cv2

@@ -92,6 +92,16 @@ def test_missing_output_folder(tmp_path):
         VideoWriter(tmp_path / "nope" / "o.mp4", 25)
 
 
+def test_zero_frame_video(tmp_path):
+    path = tmp_path / "zero.mp4"
+    with av.open(str(path), "w") as c:
+        stream = c.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 64, "yuv420p"
+        c.start_encoding()  # header and stream, but no frame
+    with pytest.raises(InputError, match="no video stream|no decodable frames"):
+        probe_video(path)
+
+
 def test_bad_videos_raise_input_error(tmp_path, video_path):
     good = video_path("woman_smile_happy").read_bytes()
     (tmp_path / "cut.mp4").write_bytes(good[: len(good) // 3])
