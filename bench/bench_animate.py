@@ -44,7 +44,7 @@ def stages(photo: Path, driving: Path, size: int) -> dict[str, list[float]]:
     with Animator(AnimatorConfig(size=size, render=RenderConfig(paste_back=False))) as anim:
         source = anim.load_source(photo)
         animation = anim.animate(source, drivers.video(driving))
-        tracker = anim._tracker
+        tracker = anim.tracker
         tracker.reset_video()
         points = []
         for frame in frames:

@@ -132,7 +132,7 @@ def test_frames_without_a_face_are_filled_and_counted(tmp_path, animator, image_
 
 def test_auto_reference_picks_a_frame_like_the_source(animator, image_path, video_path):
     source = animator.load_source(image_path("woman_open_mouth_surprised"))
-    motion = drivers.video(video_path("woman_talking_gaze_surprise"), reference="auto").open(animator._tracker, source.dynamics)
+    motion = drivers.video(video_path("woman_talking_gaze_surprise"), reference="auto").open(animator.tracker, source.dynamics)
     assert T.mouth_opening(motion.reference.shape) > 0.3  # the driver's surprise, like the photo's open mouth
 
 

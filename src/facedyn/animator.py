@@ -68,6 +68,11 @@ class Animator:
         self._tracker = FaceTracker()
         self._segmenter = selfie_segmenter()
 
+    @property
+    def tracker(self) -> FaceTracker:
+        """The face tracker this animator holds (drivers track with it)."""
+        return self._tracker
+
     def load_source(self, photo: str | Path | np.ndarray, face: int | None = None) -> Source:
         """Find the face in a photo and prepare it for animation.
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from facedyn.dynamics import DrivingFrame, FaceDynamics, Motion, dynamics_from_landmarks
 from facedyn.errors import InputError, NoFaceError
-from facedyn.io import iter_frames, probe_video
+from facedyn.io import VideoInfo, iter_frames, probe_video
 from facedyn.tracking import FaceTracker, OneEuroFilter
 from facedyn.tracking import topology as T
 
@@ -43,7 +43,7 @@ class VideoDriver:
             NoFaceError: no face in any frame.
         """
         info = probe_video(self.path)
-        ref_index = self._reference_index(tracker, source, info.frame_count)
+        ref_index = self._reference_index(tracker, source, info)
         missing: list[int] = []
         stream = self._tracked(tracker, info.fps, missing)
         frames, ref_points = _prefetch_reference(stream, ref_index)
@@ -58,17 +58,19 @@ class VideoDriver:
         return Motion(reference, driving_frames(), info.fps, info.frame_count,
                       self.path if info.has_audio else None, missing)
 
-    def _reference_index(self, tracker: FaceTracker, source: FaceDynamics | None, count: int) -> int:
+    def _reference_index(self, tracker: FaceTracker, source: FaceDynamics | None, info: VideoInfo) -> int:
         if self.reference == "first":
             return 0
         if self.reference == "auto":
             if source is None:
                 raise InputError("reference='auto' needs the source face")
-            points = np.array([p for _, p in self._tracked(tracker, 25.0, [])])
+            points = np.array([p for _, p in self._tracked(tracker, float(info.fps), [])])
             return closest_to_source(points, source)
-        if isinstance(self.reference, int) and 0 <= self.reference < count:
+        if isinstance(self.reference, int) and 0 <= self.reference < info.frame_count:
             return self.reference
-        raise InputError(f"reference must be 'first', 'auto' or a frame index below {count}, got {self.reference!r}")
+        raise InputError(
+            f"reference must be 'first', 'auto' or a frame index below {info.frame_count}, got {self.reference!r}"
+        )
 
     def _tracked(self, tracker: FaceTracker, fps: float, missing: list[int]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """(frame, landmarks) per frame; gaps filled from neighbours, then smoothed."""

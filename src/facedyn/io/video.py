@@ -21,7 +21,7 @@ class VideoInfo:
 
     path: Path
     fps: Fraction  # average frame rate, e.g. Fraction(30000, 1001)
-    frame_count: int  # counted by decoding when the header has no count
+    frame_count: int  # from the header, or counted by decoding when it has none
     width: int
     height: int
     has_audio: bool
@@ -43,7 +43,13 @@ def probe_video(path: str | Path) -> VideoInfo:
             stream = container.streams.video[0]
             fps = Fraction(stream.average_rate or stream.guessed_rate or 0)
             has_audio = bool(container.streams.audio)
-            count = sum(1 for _ in container.decode(video=0))
+            frames = container.decode(video=0)
+            if next(frames, None) is None:
+                count = 0
+            elif stream.frames:
+                count = stream.frames  # the header's count: decoding a long video twice would delay the first frame
+            else:
+                count = 1 + sum(1 for _ in frames)
             width, height = stream.codec_context.width, stream.codec_context.height
     except av.error.FFmpegError as exc:
         raise InputError(f"cannot read video {path}: {exc}; is it a complete video file?") from exc

@@ -36,10 +36,9 @@ def paste_interior(
         gain: (3,) per-channel colour gain (source skin / driver skin).
         alpha: overall opacity 0..1.
     """
-    dst = target[T.MOUTH_INNER_LOOP, :2].astype(np.float32)
-    src = driving_points[T.MOUTH_INNER_LOOP, :2].astype(np.float32)
-    rot, shift, scale = umeyama(src.astype(np.float64), dst.astype(np.float64))
-    m = np.column_stack([scale * rot, shift])
+    dst = target[T.MOUTH_INNER_LOOP, :2].astype(np.float64)
+    src = driving_points[T.MOUTH_INNER_LOOP, :2].astype(np.float64)
+    rot, shift, scale = umeyama(src, dst)
     H, W = out.shape[:2]
     pad = 3
     x0, y0 = np.maximum(np.floor(dst.min(0)).astype(int) - pad, 0)
@@ -47,8 +46,7 @@ def paste_interior(
     if x1 <= x0 or y1 <= y0:
         return
     roi_w, roi_h = x1 - x0 + 1, y1 - y0 + 1
-    m_roi = m.copy()
-    m_roi[:, 2] -= (x0, y0)  # into ROI coordinates
+    m_roi = np.column_stack([scale * rot, shift - (x0, y0)])  # driving frame -> ROI pixels
     patch = cv2.warpAffine(driving, m_roi, (roi_w, roi_h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     patch = np.clip(patch.astype(np.float32) * gain, 0, 255)
     mask = np.zeros((roi_h, roi_w), np.float32)
