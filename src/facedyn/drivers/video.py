@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,11 +10,10 @@ import numpy as np
 
 from facedyn.dynamics import DrivingFrame, FaceDynamics, Motion, dynamics_from_landmarks
 from facedyn.errors import InputError, NoFaceError
+from facedyn.geometry.pose import fit_head_pose
 from facedyn.io import VideoInfo, iter_frames, probe_video
 from facedyn.tracking import FaceTracker, OneEuroFilter
 from facedyn.tracking import topology as T
-
-log = logging.getLogger(__name__)
 
 # One-Euro settings for landmarks in face heights: steady at rest, little lag on blinks.
 SMOOTHING = {"min_cutoff": 1.5, "beta": 20.0, "d_cutoff": 1.0}
@@ -137,8 +135,6 @@ def closest_to_source(points: np.ndarray, source: FaceDynamics) -> int:
     Args:
         points: (N, 478, 3) driving landmarks.
     """
-    from facedyn.geometry.pose import fit_head_pose
-
     angles = np.array([fit_head_pose(p).angles for p in points])
     cost = np.abs(angles - source.angles).sum(axis=1) / 20.0
     cost += np.abs(T.eye_opening(points) - T.eye_opening(source.shape)).sum(axis=1) / 0.1

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import cv2
@@ -11,6 +10,7 @@ import numpy as np
 from facedyn.geometry.pose import HeadPose, fit_head_pose
 from facedyn.render.control_mesh import ControlMesh, build_control_mesh
 from facedyn.tracking import topology as T
+from facedyn.tracking.facemesh import mediapipe_solutions
 
 CROP_FACES = 2.8  # working crop side in face sizes
 
@@ -126,7 +126,4 @@ def prepare_layers(photo: np.ndarray, face: np.ndarray, size: int, segmenter) ->
 
 def selfie_segmenter():
     """MediaPipe selfie segmentation (general model); close() it when done."""
-    os.environ.setdefault("GLOG_minloglevel", "2")
-    import mediapipe as mp
-
-    return mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0)
+    return mediapipe_solutions().selfie_segmentation.SelfieSegmentation(model_selection=0)

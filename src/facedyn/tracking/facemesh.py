@@ -12,7 +12,9 @@ from facedyn.errors import NoFaceError
 from facedyn.tracking.topology import face_size
 
 
-def _mediapipe():
+def mediapipe_solutions():
+    """MediaPipe's solutions module, imported on first use (it is large, and facedyn has no
+    import-time side effects)."""
     os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's C++ logging is noise for users
     import mediapipe as mp
 
@@ -67,7 +69,7 @@ class FaceTracker:
     """
 
     def __init__(self, crop_size: int = 384, small_face: float = 0.2) -> None:
-        sol = _mediapipe()
+        sol = mediapipe_solutions()
         self.crop_size = crop_size
         self.small_face = small_face
         self._detector = sol.face_detection.FaceDetection(model_selection=1, min_detection_confidence=0.5)
