@@ -15,6 +15,7 @@ from facedyn.tracking import topology as T
 RINGS = ((1.35, 1.0, True), (1.9, 0.6, False))
 NECK_FOLLOW = 0.3
 OUTER_DEPTH = 10.0  # face heights: far more than a face is deep
+IRIS_DEPTH = 1.5  # face heights: irises lie behind the lids, in front of the rest of the eye opening
 INTERIOR_DEPTH = 3.0  # face heights: Delaunay fill (eye and mouth openings, gaps) lies behind the face surface
 
 
@@ -104,9 +105,10 @@ def build_control_mesh(face: np.ndarray, pose: HeadPose, size: tuple[int, int]) 
     # The face uses its own 3D surface topology, so parts hidden in the photo unfold in order
     # when the head turns; Delaunay triangles fill the rest and any hole behind the surface.
     surface = T.face_triangles()
+    irises = _iris_discs()
     fill = Delaunay(points).simplices.astype(np.int64)
-    triangles = np.concatenate([surface, fill])
-    bias = np.concatenate([np.zeros(len(surface)), _fill_depth(points, fill, follow_all)])
+    triangles = np.concatenate([surface, irises, fill])
+    bias = np.concatenate([np.zeros(len(surface)), np.full(len(irises), IRIS_DEPTH), _fill_depth(points, fill, follow_all)])
     return ControlMesh(points, head_points, follow_all, anchor_all, triangles, bias)
 
 
@@ -119,6 +121,16 @@ def _border_points(h: int, w: int, per_side: int = 6) -> np.ndarray:
     bottom = np.column_stack([x1 - t * (x1 - x0), np.full_like(t, y1)])
     left = np.column_stack([np.full_like(t, x0), y1 - t * (y1 - y0)])
     return np.concatenate([top, right, bottom, left])
+
+
+def _iris_discs() -> np.ndarray:
+    """(8, 3) triangle fans over each iris (centre + 4 rim points): the iris moves as one disc
+    over the white of the eye, under the lids, instead of being squeezed at the corners."""
+    fans = []
+    for iris in (T.RIGHT_IRIS, T.LEFT_IRIS):
+        rim = iris[1:]
+        fans += [(iris[0], rim[k], rim[(k + 1) % 4]) for k in range(4)]
+    return np.array(fans, dtype=np.int64)
 
 
 def _fill_depth(points: np.ndarray, triangles: np.ndarray, follow: np.ndarray) -> np.ndarray:
