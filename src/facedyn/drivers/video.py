@@ -45,8 +45,7 @@ class VideoDriver:
         missing: list[int] = []
         stream = self._tracked(tracker, info.fps, missing)
         frames, ref_points = _prefetch_reference(stream, ref_index)
-        _, ref_pose = dynamics_from_landmarks(ref_points)
-        reference, _ = dynamics_from_landmarks(ref_points, ref_pose)
+        reference, ref_pose = dynamics_from_landmarks(ref_points)
 
         def driving_frames() -> Iterator[DrivingFrame]:
             for image, points in frames:

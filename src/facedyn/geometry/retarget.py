@@ -8,7 +8,7 @@ import numpy as np
 
 from facedyn.dynamics import FaceDynamics
 from facedyn.geometry import regions
-from facedyn.geometry.pose import HeadPose, scale_rotation
+from facedyn.geometry.pose import HeadPose, fit_head_pose, scale_rotation
 from facedyn.tracking import topology as T
 
 
@@ -19,11 +19,11 @@ class RetargetConfig:
     # "relative": only the driver's changes transfer; "absolute": the source copies the
     # driver's head rotation and eye/mouth opening.
     mode: str = "relative"
-    pose_scale: float = 1.0  # multiplies head rotation and translation changes (0 = still head), 0..2
-    expression_scale: float = 1.0  # multiplies all expression offsets, 0..2
-    eyes: float = 1.0  # extra multiplier for eyelids and gaze, 0..2
-    brows: float = 1.0  # extra multiplier for the brows, 0..2
-    mouth: float = 1.0  # extra multiplier for lips and jaw, 0..2
+    pose_scale: float = 1.0  # multiplies head rotation and translation changes (0 = still head), 0..3
+    expression_scale: float = 1.0  # multiplies all expression offsets, 0..3
+    eyes: float = 1.0  # extra multiplier for eyelids and gaze, 0..3
+    brows: float = 1.0  # extra multiplier for the brows, 0..3
+    mouth: float = 1.0  # extra multiplier for lips and jaw, 0..3
 
     def __post_init__(self) -> None:
         if self.mode not in ("relative", "absolute"):
@@ -50,8 +50,6 @@ class Retargeter:
     """
 
     def __init__(self, source_points: np.ndarray, reference: FaceDynamics, config: RetargetConfig) -> None:
-        from facedyn.geometry.pose import fit_head_pose
-
         self.config = config
         self.source_pose: HeadPose = fit_head_pose(source_points)
         self.source_shape = self.source_pose.to_head_frame(source_points)
