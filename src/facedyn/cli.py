@@ -32,7 +32,7 @@ def _scale(name: str) -> click.Option:
                         help=f"multiplier for {name.replace('-', ' ')} (0..3)")
 
 
-def _silence_native_logs() -> None:
+def silence_native_logs() -> None:
     """MediaPipe's C++ code writes internal warnings straight to file descriptor 2. Point that
     at /dev/null and keep Python's sys.stderr (errors, notices, progress) on the real stderr.
     Set FACEDYN_NATIVE_LOGS=1 to see them."""
@@ -52,10 +52,10 @@ def _silence_native_logs() -> None:
 class _Bar:
     """A tqdm progress bar fed by Animation.save's progress callback."""
 
-    def __init__(self, desc: str) -> None:
+    def __init__(self, desc: str, unit: str = "frame") -> None:
         from tqdm import tqdm
 
-        self._bar = tqdm(desc=desc, unit="frame", disable=None)
+        self._bar = tqdm(desc=desc, unit=unit, disable=None)
 
     def __call__(self, done: int, total: int | None) -> None:
         if total and self._bar.total != total:
@@ -136,9 +136,86 @@ def _run(photo, driver, output: Path, config: AnimatorConfig, face: int | None, 
     click.echo(f"wrote {output}")
 
 
+# -- eval ----------------------------------------------------------------------------------------
+
+QUICK = {"limit": 2, "max_frames": 60, "identity_frames": 8}  # --quick: 2 files per folder, 60 frames
+
+
+def _eval_options(func):
+    options = [
+        click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("out/eval"), show_default=True,
+                     help="report folder (report.json, report.md, sheets/)"),
+        click.option("--quick", is_flag=True, help="2 files per folder, 60 frames each, 8 identity frames: a few minutes"),
+        click.option("--max-frames", type=click.IntRange(3), default=None, help="use at most this many frames per video"),
+        click.option("--identity-frames", type=click.IntRange(1, 1000), default=16, show_default=True,
+                     help="frames per clip that get a dlib descriptor (about 90 ms each)"),
+        click.option("--workers", type=click.IntRange(1), default=None, help="processes (default: every usable core)"),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+@main.group(name="eval")
+def eval_group() -> None:
+    """Measure quality: self- and cross-reenactment, against the static and landmark-warp baselines."""
+
+
+@eval_group.command(name="self")
+@click.argument("videos", type=click.Path(path_type=Path))
+@click.option("--source-frame", type=click.IntRange(0), default=0, show_default=True, help="source frame of each video")
+@_eval_options
+def eval_self(videos, source_frame, **opts) -> None:
+    """Self-reenactment: each video in VIDEOS drives one of its own frames; compared with the real frames."""
+    _evaluate(opts, videos=videos, source_frame=source_frame)
+
+
+@eval_group.command(name="cross")
+@click.argument("images", type=click.Path(path_type=Path))
+@click.argument("videos", type=click.Path(path_type=Path))
+@_eval_options
+def eval_cross(images, videos, **opts) -> None:
+    """Cross-reenactment: every image in IMAGES driven by every video in VIDEOS."""
+    _evaluate(opts, images=images, cross_videos=videos)
+
+
+@eval_group.command(name="suite")
+@click.argument("data", type=click.Path(path_type=Path))
+@_eval_options
+def eval_suite(data, **opts) -> None:
+    """Both protocols on DATA/images and DATA/videos, in one report."""
+    _evaluate(opts, videos=data / "videos", images=data / "images", cross_videos=data / "videos")
+
+
+def _evaluate(opts: dict, videos: Path | None = None, images: Path | None = None, cross_videos: Path | None = None,
+              source_frame: int = 0) -> None:
+    from facedyn import eval as ev
+
+    quick = QUICK if opts["quick"] else {}
+    limit = quick.get("limit")
+    options = ev.EvalOptions(source_frame=source_frame, max_frames=opts["max_frames"] or quick.get("max_frames"),
+                             identity_frames=quick.get("identity_frames", opts["identity_frames"]))
+    workers = opts["workers"] or len(os.sched_getaffinity(0))
+    try:
+        protocols = {}
+        if videos is not None:
+            clips = ev.find_media(videos, ev.VIDEO_SUFFIXES, limit)
+            protocols["self"] = ev.run_self(clips, options, workers, _Bar("self-reenactment", "clip"))
+        if images is not None and cross_videos is not None:
+            pictures = ev.find_media(images, ev.IMAGE_SUFFIXES, limit)
+            clips = ev.find_media(cross_videos, ev.VIDEO_SUFFIXES, limit)
+            protocols["cross"] = ev.run_cross(pictures, clips, options, workers, _Bar("cross-reenactment", "step"))
+        settings = {**vars(options), "quick": opts["quick"], "workers": workers}
+        report = ev.write_report(opts["output"], protocols, settings)
+    except FacedynError as exc:
+        click.echo(f"facedyn: error: {exc}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    click.echo(f"wrote {report}")
+
+
 def run() -> None:
     """The console entry point: the CLI with MediaPipe's native log noise hidden."""
-    _silence_native_logs()
+    silence_native_logs()
     main()
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from facedyn.drivers.builtin import DemoDriver
-from facedyn.drivers.video import VideoDriver
+from facedyn.drivers.video import TrackedVideoDriver, VideoDriver
 
 
 def video(path: str | Path, reference: str | int = "first", smoothing: bool = True) -> VideoDriver:
@@ -24,4 +24,4 @@ def demo(seconds: float = 6.0, fps: int = 25) -> DemoDriver:
     return DemoDriver(seconds, fps)
 
 
-__all__ = ["DemoDriver", "VideoDriver", "demo", "video"]
+__all__ = ["DemoDriver", "TrackedVideoDriver", "VideoDriver", "demo", "video"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -73,14 +74,50 @@ class VideoDriver:
         """(frame, landmarks) per frame; gaps filled from neighbours, then smoothed."""
         tracker.reset_video()
         raw = fill_gaps(((f, tracker.track(f)) for f in iter_frames(self.path)), missing, self.path)
-        if not self.smoothing:
-            yield from raw
-            return
-        filt = OneEuroFilter(float(fps), **SMOOTHING)
-        unit = None
-        for frame, points in raw:
-            unit = unit or float(T.face_size(points))
-            yield frame, filt(points / unit) * unit
+        yield from smooth_landmarks(raw, fps) if self.smoothing else raw
+
+
+@dataclass(frozen=True)
+class TrackedVideoDriver:
+    """Replays a video whose landmarks are already tracked (the evaluation drives many photos
+    with one clip and tracks it once).
+
+    path: the video; its frames are decoded again on `open`.
+    landmarks: (N, 478, 3) float landmarks per frame in the video's pixels, gaps filled
+        (as from `fill_gaps`, smoothed or not).
+    fps: the video's frame rate.
+    reference: index of the frame that means "no change".
+    """
+
+    path: Path
+    landmarks: np.ndarray
+    fps: Fraction
+    reference: int = 0
+
+    def open(self, tracker: FaceTracker | None = None, source: FaceDynamics | None = None) -> Motion:
+        """Start the motion stream (`tracker` and `source` are not needed).
+
+        Raises:
+            InputError: the reference index is out of range.
+        """
+        if not 0 <= self.reference < len(self.landmarks):
+            raise InputError(f"reference must be a frame index below {len(self.landmarks)}, got {self.reference}")
+        reference, ref_pose = dynamics_from_landmarks(self.landmarks[self.reference])
+
+        def driving_frames() -> Iterator[DrivingFrame]:
+            for image, points in zip(iter_frames(self.path), self.landmarks, strict=False):
+                yield DrivingFrame(dynamics_from_landmarks(points, ref_pose)[0], image, points)
+
+        return Motion(reference, driving_frames(), self.fps, len(self.landmarks))
+
+
+def smooth_landmarks(stream, fps: float) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """One-Euro filter (SMOOTHING) over (frame, (478, 3) landmarks) pairs, in face heights."""
+    filt = OneEuroFilter(float(fps), **SMOOTHING)
+    unit = None
+    for frame, points in stream:
+        unit = unit or float(T.face_size(points))
+        yield frame, filt(points / unit) * unit
 
 
 def fill_gaps(stream, missing: list[int], path: Path) -> Iterator[tuple[np.ndarray, np.ndarray]]:

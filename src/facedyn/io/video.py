@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -13,6 +11,7 @@ import av
 import numpy as np
 
 from facedyn.errors import InputError
+from facedyn.io.files import publish, temp_beside
 
 
 @dataclass(frozen=True)
@@ -109,9 +108,7 @@ class VideoWriter:
         self.path = Path(path)
         if not self.path.parent.is_dir():
             raise InputError(f"output folder does not exist: {self.path.parent}; create it first")
-        fd, tmp = tempfile.mkstemp(suffix=".mp4", prefix=".facedyn-", dir=self.path.parent)
-        os.close(fd)
-        self._tmp = Path(tmp)
+        self._tmp = temp_beside(self.path)
         self._fps = Fraction(fps).limit_denominator(100000)
         self._crf, self._preset = crf, preset
         self._container = av.open(str(self._tmp), "w", format="mp4", options={"movflags": "faststart"})
@@ -188,8 +185,7 @@ class VideoWriter:
         self._container.close()
         self._container = None
         self._close_audio()
-        os.chmod(self._tmp, 0o666 & ~_umask())  # mkstemp made it private; give it normal permissions
-        os.replace(self._tmp, self.path)
+        publish(self._tmp, self.path)
 
     def abort(self) -> None:
         """Drop the partial output (called on error)."""
@@ -216,11 +212,6 @@ class VideoWriter:
         else:
             self.abort()
 
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _even(frame: np.ndarray) -> np.ndarray:

@@ -94,7 +94,7 @@ def build_control_mesh(face: np.ndarray, pose: HeadPose, size: tuple[int, int]) 
     extra_head = np.concatenate(extra)
     extra_img = pose.to_image(extra_head)[:, :2]
 
-    border = _border_points(h, w)
+    border = border_points(h, w)
     border_head = pose.to_head_frame(np.column_stack([border, np.full(len(border), pose.translation[2] + pose.scale)]))
     points = np.concatenate([face[:, :2], extra_img, border])
     head_points = np.concatenate([head, extra_head, border_head])
@@ -112,7 +112,7 @@ def build_control_mesh(face: np.ndarray, pose: HeadPose, size: tuple[int, int]) 
     return ControlMesh(points, head_points, follow_all, anchor_all, triangles, bias)
 
 
-def _border_points(h: int, w: int, per_side: int = 6) -> np.ndarray:
+def border_points(h: int, w: int, per_side: int = 6) -> np.ndarray:
     """Fixed points just outside the image border, so every pixel is covered."""
     t = np.linspace(0, 1, per_side + 1)[:-1]
     x0, y0, x1, y1 = -4.0, -4.0, w + 3.0, h + 3.0

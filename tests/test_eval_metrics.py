@@ -1,0 +1,150 @@
+"""The evaluation's metrics on known answers: synthetic arrays and real faces from testdata."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from skimage.metrics import structural_similarity
+
+from facedyn.eval import metrics
+from facedyn.eval.baselines import LandmarkWarp
+from facedyn.eval.networks import EMOTIONS, DlibFace, EmotionModel
+from facedyn.io import iter_frames, load_image
+from facedyn.tracking import FaceTracker
+
+
+@pytest.fixture(scope="module")
+def faces(image_path, video_path):
+    """Image and mesh landmarks of a few real faces, keyed by name."""
+    out = {}
+    with FaceTracker() as tracker:
+        for name in ("woman_frontal_neutral", "man_glasses_beard_smile", "man_turned_looking_up"):
+            image = load_image(image_path(name))
+            out[name] = (image, tracker.landmarks_in_box(image, tracker.detect_faces(image)[0]))
+        flipped = np.ascontiguousarray(out["man_turned_looking_up"][0][:, ::-1])
+        out["flipped"] = (flipped, tracker.landmarks_in_box(flipped, tracker.detect_faces(flipped)[0]))
+        frames = [f for i, f in enumerate(iter_frames(video_path("woman_speaking_head_turns"))) if i in (0, 150)]
+        tracker.reset_video()
+        for i, frame in enumerate(frames):
+            out[f"frame{i}"] = (frame, tracker.track(frame))
+    return out
+
+
+@pytest.fixture(scope="module")
+def dlib_face():
+    return DlibFace()
+
+
+def test_identical_frames_l1_0_psnr_inf_ssim_1(faces):
+    image = faces["woman_frontal_neutral"][0]
+    assert metrics.l1(image, image.copy()) == 0.0
+    assert metrics.psnr(image, image.copy()) == float("inf")
+    assert metrics.ssim(image, image.copy()) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_l1_of_black_and_white_is_1_and_psnr_known():
+    black, white = np.zeros((8, 8, 3), np.uint8), np.full((8, 8, 3), 255, np.uint8)
+    assert metrics.l1(black, white) == pytest.approx(1.0)
+    grey = np.full((8, 8, 3), 10, np.uint8)
+    assert metrics.psnr(black, grey) == pytest.approx(10 * np.log10(255**2 / 100))
+
+
+def test_ssim_equals_scikit_image(faces):
+    a = faces["frame0"][0]
+    b = faces["frame1"][0]
+    assert metrics.ssim(a, b) == pytest.approx(structural_similarity(a, b, channel_axis=2, data_range=255), abs=1e-5)
+    with pytest.raises(ValueError, match="one shape"):
+        metrics.ssim(a, b[:-1])
+
+
+def test_akd_zero_for_identical_and_scaled_to_256_crop():
+    pts = np.random.default_rng(0).uniform(0, 100, (5, 68, 2))
+    assert np.all(metrics.akd(pts, pts.copy(), 128.0) == 0)
+    shifted = pts + [3.0, 4.0]  # 5 px everywhere, on a 128 px face -> 10 px at 256
+    assert np.allclose(metrics.akd(shifted, pts, 128.0), 10.0)
+
+
+def test_identity_two_people_far_same_person_near(faces, dlib_face):
+    d = {k: dlib_face.descriptor(*faces[k]) for k in ("woman_frontal_neutral", "man_glasses_beard_smile", "frame0", "frame1")}
+    assert metrics.descriptor_distance(d["woman_frontal_neutral"], d["man_glasses_beard_smile"]) > metrics.DLIB_SAME_PERSON
+    assert metrics.descriptor_distance(d["frame0"], d["frame1"]) < metrics.DLIB_SAME_PERSON
+    assert metrics.cosine_similarity(d["frame0"], d["frame0"]) == pytest.approx(1.0)
+
+
+def test_dlib68_lands_on_the_face(faces, dlib_face):
+    image, mesh = faces["woman_frontal_neutral"]
+    pts = dlib_face.landmarks68(image, mesh)
+    assert pts.shape == (68, 2)
+    # dlib's nose tip (30) and chin (8) near the mesh's (1 and 152), within 6% of the face
+    size = mesh[:, 1].max() - mesh[:, 1].min()
+    assert np.linalg.norm(pts[30] - mesh[1, :2]) < 0.06 * size
+    assert np.linalg.norm(pts[8] - mesh[152, :2]) < 0.06 * size
+
+
+def test_flipped_face_flips_yaw_error(faces):
+    original = metrics.head_angles(faces["man_turned_looking_up"][1][None])[0]
+    flipped = metrics.head_angles(faces["flipped"][1][None])[0]
+    assert original[0] < -10 and flipped[0] > 10  # the photo's yaw is about -24 degrees
+    forward, backward = flipped - original, original - flipped
+    assert np.sign(forward[0]) == -np.sign(backward[0]) != 0
+    assert abs(forward[0]) > 20
+
+
+def test_emotion_model_reads_a_broad_smile_as_happy(faces):
+    model = EmotionModel()
+    probs = model.probabilities(*faces["man_glasses_beard_smile"])
+    assert probs.shape == (7,) and probs.sum() == pytest.approx(1.0, abs=1e-3)
+    assert EMOTIONS[int(probs.argmax())] == "happy"
+    assert EMOTIONS[int(model.probabilities(*faces["woman_frontal_neutral"]).argmax())] == "neutral"
+
+
+def test_emotion_distance_and_agreement_known_values():
+    p = np.eye(7)[[3, 3, 6]]
+    q = np.eye(7)[[3, 6, 6]]
+    assert metrics.emotion_distance(p, p).tolist() == [0, 0, 0]
+    assert metrics.emotion_distance(p, q).tolist() == [0, 1, 0]
+    assert metrics.top_class_agreement(p, q) == pytest.approx(2 / 3)
+
+
+def test_correlation_known_values():
+    x = np.sin(np.linspace(0, 6, 50))
+    assert metrics.correlation(2 * x + 1, x) == pytest.approx(1.0)
+    assert metrics.correlation(-x, x) == pytest.approx(-1.0)
+    assert metrics.correlation(np.ones(50), x) == 0.0  # a still output follows nothing
+    assert np.isnan(metrics.correlation(x, np.ones(50)))  # nothing to follow
+    y = x.copy()
+    y[5] = np.nan
+    assert metrics.correlation(x, y) == pytest.approx(1.0)
+
+
+def test_jitter_ratio(faces):
+    track = faces["frame0"][1][None] + 20 * np.sin(np.linspace(0, 3, 30))[:, None, None]  # smooth sway
+    rng = np.random.default_rng(1)
+    assert metrics.jitter_ratio(track, track) == pytest.approx(1.0)
+    noisy = track + rng.normal(0, 1.0, track.shape)
+    smooth_noise = track + rng.normal(0, 0.5, track.shape)
+    assert metrics.jitter_ratio(noisy, smooth_noise) > 1.5
+    assert metrics.jitter_ratio(np.repeat(track[:1], 30, 0), noisy) == 0.0
+
+
+def test_expression_signals_open_mouth_and_smile(image_path):
+    with FaceTracker() as tracker:
+        pts = {}
+        for name in ("woman_frontal_neutral", "woman_open_mouth_surprised", "man_glasses_beard_smile"):
+            image = load_image(image_path(name))
+            pts[name] = tracker.landmarks_in_box(image, tracker.detect_faces(image)[0])
+    sig = {k: metrics.expression_signals(v[None])[0] for k, v in pts.items()}
+    mouth, smile = metrics.SIGNALS.index("mouth"), metrics.SIGNALS.index("smile")
+    assert sig["woman_open_mouth_surprised"][mouth] > sig["woman_frontal_neutral"][mouth] + 0.3
+    assert sig["man_glasses_beard_smile"][smile] > sig["woman_frontal_neutral"][smile]
+
+
+def test_landmark_warp_identity_and_motion(faces):
+    image, mesh = faces["woman_frontal_neutral"]
+    warp = LandmarkWarp(image, mesh)
+    assert metrics.l1(warp(mesh), image) < 0.01
+    moved = warp(mesh + [12.0, 0.0, 0.0])
+    # the face moved right: the moved frame matches the original shifted 12 px right
+    x0, x1 = int(mesh[:, 0].min()) + 20, int(mesh[:, 0].max()) - 20
+    y0, y1 = int(mesh[:, 1].min()) + 20, int(mesh[:, 1].max()) - 20
+    assert metrics.l1(moved[y0:y1, x0 + 12: x1 + 12], image[y0:y1, x0:x1]) < metrics.l1(moved[y0:y1, x0:x1], image[y0:y1, x0:x1])
