@@ -141,3 +141,25 @@ def test_demo_motion_renders(tmp_path, animator):
 
     out = animator.animate(animator.load_source(data.astronaut()), drivers.demo(seconds=2)).save(tmp_path / "d.mp4")
     assert probe_video(out).frame_count == 50
+
+
+def test_tracked_motion_file_moves_like_the_video(animator, image_path, video_path, tmp_path):
+    """track -> motion file -> animate gives the same eye and mouth motion as the video itself."""
+    video = video_path("woman_blinks_gaze_squint")
+    track, gaze = drivers.track_video(video, animator.tracker)
+    path = drivers.save_motion(track, tmp_path / "motion.json", gaze)
+    source = animator.load_source(image_path("woman_frontal_neutral"))
+    outputs = {
+        "video": list(animator.animate(source, drivers.video(video))),
+        "motion": list(animator.animate(source, drivers.motion(path))),
+    }
+    signals = {}
+    with FaceTracker() as tracker:
+        for name, frames in outputs.items():
+            tracker.reset_video()
+            pts = np.array([tracker.track(f) for f in frames])
+            signals[name] = (T.eye_opening(pts).mean(1), T.mouth_opening(pts))
+    for k, what in enumerate(("eyes", "mouth")):
+        r = np.corrcoef(signals["video"][k], signals["motion"][k])[0, 1]
+        print(f"{what}: r = {r:.3f}")
+        assert r > 0.9, f"{what}: r = {r:.2f}"

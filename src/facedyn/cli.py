@@ -66,6 +66,33 @@ class _Bar:
         self._bar.close()
 
 
+def _pose_options(func):
+    for axis in ("roll", "pitch", "yaw"):
+        func = click.option(f"--{axis}", default="0", show_default=True,
+                            help=f"extra {axis} in degrees, constant or keyframes like \"0s:0, 1s:15, 2s:-15\"")(func)
+    return func
+
+
+def _posed(driver, yaw: str, pitch: str, roll: str):
+    if (yaw, pitch, roll) == ("0", "0", "0"):
+        return driver
+    return drivers.with_pose(driver, yaw, pitch, roll)
+
+
+def _fail(message: str) -> None:
+    click.echo(f"facedyn: error: {message}", err=True)
+    sys.exit(EXIT_BAD_INPUT)
+
+
+def _seconds(text: str, fps: float) -> float:
+    """"2s", "2" (seconds) or "50f" (frames) -> seconds."""
+    text = text.strip().lower()
+    try:
+        return float(text[:-1]) / fps if text.endswith("f") else float(text.removesuffix("s"))
+    except ValueError:
+        _fail(f"--duration must look like 2s, 2.5 or 50f, got {text!r}")
+
+
 @click.group()
 @click.version_option(package_name="facedyn")
 @click.option("-q", "--quiet", is_flag=True, help="print errors only")
@@ -76,7 +103,9 @@ def main(quiet: bool) -> None:
 
 @main.command()
 @click.argument("photo", type=click.Path(path_type=Path))
-@click.option("--driving", required=True, type=click.Path(path_type=Path), help="driving video")
+@click.option("--driving", type=click.Path(path_type=Path), default=None, help="driving video")
+@click.option("--motion", "motion_file", type=click.Path(path_type=Path), default=None,
+              help="motion file instead of a video: facedyn .json/.csv (from `facedyn track`) or an ARKit CSV")
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="output .mp4")
 @click.option("--mode", type=click.Choice(["relative", "absolute"]), default="relative", show_default=True,
               help="relative: only the driver's changes transfer; absolute: copy its head rotation and eye/mouth opening")
@@ -93,16 +122,24 @@ def main(quiet: bool) -> None:
 @click.option("--side-by-side", is_flag=True, help="write driving | source | result")
 @click.option("--audio", type=click.Choice(["driving", "none"]), default="driving", show_default=True)
 @click.option("--smoothing/--no-smoothing", default=True, show_default=True, help="One-Euro filter on the driving landmarks")
-def animate(photo, driving, output, mode, reference, pose_scale, expression_scale, eyes, brows, mouth,
-            face, size, paste_back, side_by_side, audio, smoothing) -> None:
-    """Animate PHOTO with the face motion in a driving video."""
+@_pose_options
+def animate(photo, driving, motion_file, output, mode, reference, pose_scale, expression_scale, eyes, brows, mouth,
+            face, size, paste_back, side_by_side, audio, smoothing, yaw, pitch, roll) -> None:
+    """Animate PHOTO with the face motion of a driving video (--driving) or a motion file (--motion)."""
+    if (driving is None) == (motion_file is None):
+        _fail("give exactly one of --driving VIDEO or --motion FILE")
     config = AnimatorConfig(
         size=size,
         retarget=RetargetConfig(mode, pose_scale, expression_scale, eyes, brows, mouth),
         render=RenderConfig(paste_back=paste_back),
         side_by_side=side_by_side,
     )
-    _run(photo, drivers.video(driving, _reference(reference), smoothing), output, config, face, audio == "driving")
+    try:
+        driver = drivers.video(driving, _reference(reference), smoothing) if driving else drivers.motion(motion_file)
+        driver = _posed(driver, yaw, pitch, roll)
+    except FacedynError as exc:
+        _fail(str(exc))
+    _run(photo, driver, output, config, face, audio == "driving" and driving is not None)
 
 
 @main.command()
@@ -134,6 +171,70 @@ def _run(photo, driver, output: Path, config: AnimatorConfig, face: int | None, 
         sys.exit(EXIT_BAD_INPUT)
     bar.close()
     click.echo(f"wrote {output}")
+
+
+@main.command()
+@click.argument("photo", type=click.Path(path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="output .mp4")
+@click.option("--expression", "label", default=None, help="smile, laugh, surprise, sad, angry, disgust, fear, contempt, "
+              "wink-left, wink-right, blink, pucker, a, e, o, neutral")
+@click.option("--duration", default="2s", show_default=True, help="clip length: seconds (2s, 2.5) or frames (50f)")
+@click.option("--intensity", type=click.FloatRange(0, 1.5), default=1.0, show_default=True)
+@click.option("--timeline", default=None, help='several clips instead: "surprise@0-1.2s, smile:0.6@1.5-3s"')
+@click.option("--hold", is_flag=True, help="hold the apex to the end instead of returning to neutral")
+@click.option("--fps", type=click.FloatRange(1, 120), default=25.0, show_default=True)
+@click.option("--size", type=click.IntRange(128, 2048), default=512, show_default=True, help="working resolution in pixels")
+@click.option("--face", type=int, default=None, help="which face in a photo with several (0 = leftmost)")
+@_pose_options
+def express(photo, output, label, duration, intensity, timeline, hold, fps, size, face, yaw, pitch, roll) -> None:
+    """Animate PHOTO with an expression label (--expression) or a timeline of them (--timeline)."""
+    if (label is None) == (timeline is None):
+        _fail("give exactly one of --expression LABEL or --timeline TEXT")
+    try:
+        if label is not None:
+            driver = drivers.expression(label, _seconds(duration, fps), intensity, fps, returns=not hold)
+        else:
+            driver = drivers.timeline(timeline, fps, returns=not hold)
+        driver = _posed(driver, yaw, pitch, roll)
+    except FacedynError as exc:
+        _fail(str(exc))
+    _run(photo, driver, output, AnimatorConfig(size=size), face, False)
+
+
+@main.command()
+@click.argument("photo", type=click.Path(path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="output .mp4")
+@click.option("--duration", default="10s", show_default=True, help="length: seconds (10s) or frames (250f)")
+@click.option("--seed", type=int, default=0, show_default=True, help="the same seed gives the same motion")
+@click.option("--style", type=click.Choice(["calm", "lively"]), default="calm", show_default=True)
+@click.option("--fps", type=click.FloatRange(1, 120), default=25.0, show_default=True)
+@click.option("--size", type=click.IntRange(128, 2048), default=512, show_default=True, help="working resolution in pixels")
+@click.option("--face", type=int, default=None, help="which face in a photo with several (0 = leftmost)")
+@_pose_options
+def imagine(photo, output, duration, seed, style, fps, size, face, yaw, pitch, roll) -> None:
+    """Animate PHOTO with natural idle motion: head sway, blinks, glances, small expressions."""
+    try:
+        driver = _posed(drivers.imagine(_seconds(duration, fps), seed, style, fps), yaw, pitch, roll)
+    except FacedynError as exc:
+        _fail(str(exc))
+    _run(photo, driver, output, AnimatorConfig(size=size), face, False)
+
+
+@main.command()
+@click.argument("video", type=click.Path(path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="motion file: .json or .csv")
+@click.option("--smoothing/--no-smoothing", default=True, show_default=True, help="One-Euro filter on the landmarks")
+def track(video, output, smoothing) -> None:
+    """Extract the facial dynamics of VIDEO (pose, 52 blendshapes, gaze) into a motion file."""
+    from facedyn.tracking import FaceTracker
+
+    try:
+        with FaceTracker() as tracker:
+            motion, gaze = drivers.track_video(video, tracker, smoothing)
+        drivers.save_motion(motion, output, gaze)
+    except FacedynError as exc:
+        _fail(str(exc))
+    click.echo(f"wrote {output} ({len(motion)} frames at {motion.fps:g} fps)")
 
 
 # -- eval ----------------------------------------------------------------------------------------

@@ -5,6 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from facedyn.drivers.builtin import DemoDriver
+from facedyn.drivers.expression import expression, timeline
+from facedyn.drivers.imagine import imagine
+from facedyn.drivers.motion_file import load_motion, save_motion, track_video
+from facedyn.drivers.parametric import MotionTrack
+from facedyn.drivers.pose import with_pose
 from facedyn.drivers.video import TrackedVideoDriver, VideoDriver
 
 
@@ -24,4 +29,13 @@ def demo(seconds: float = 6.0, fps: int = 25) -> DemoDriver:
     return DemoDriver(seconds, fps)
 
 
-__all__ = ["DemoDriver", "TrackedVideoDriver", "VideoDriver", "demo", "video"]
+def motion(path: str | Path) -> MotionTrack:
+    """Drive the photo from a motion file: facedyn .json/.csv (see motion_file) or an
+    ARKit-style face-capture CSV (Live Link Face)."""
+    return load_motion(path)
+
+
+__all__ = [
+    "DemoDriver", "MotionTrack", "TrackedVideoDriver", "VideoDriver", "demo", "expression", "imagine",
+    "load_motion", "motion", "save_motion", "timeline", "track_video", "video", "with_pose",
+]

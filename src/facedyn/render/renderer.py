@@ -20,7 +20,7 @@ class RenderConfig:
 
     paste_back: bool = True  # True: the full photo at its own resolution; False: the working crop
     map_step: int = 3  # backward map grid step in working pixels (1 exact .. 4 fastest)
-    mouth_interior: bool = True  # fill an opening mouth from the driving frame when there is one
+    mouth_interior: bool = True  # fill an opening mouth: from the driving frame, else synthesised
 
 
 class Renderer:
@@ -34,6 +34,7 @@ class Renderer:
     def __init__(self, layers: SourceLayers, config: RenderConfig = RenderConfig()) -> None:
         self.layers, self.config = layers, config
         self._source_opening = float(T.mouth_opening(layers.landmarks))
+        self._interior = mouth.interior_colours(layers.image, layers.landmarks)
         h, w = layers.image.shape[:2]
         self._working = (h, w)
         crop = layers.crop
@@ -86,13 +87,17 @@ class Renderer:
         person = cv2.remap(self._canvas, warp, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         alpha = cv2.remap(self._mask, warp, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         out = cv2.blendLinear(person, self._plate, alpha, 1.0 - alpha)
-        if driving is not None and driving_points is not None and self.config.mouth_interior:
+        if self.config.mouth_interior:
             self._fill_mouth(out, target, driving, driving_points)
         return self._paste(out)
 
-    def _fill_mouth(self, out: np.ndarray, target: np.ndarray, driving: np.ndarray, driving_points: np.ndarray) -> None:
+    def _fill_mouth(self, out: np.ndarray, target: np.ndarray, driving: np.ndarray | None,
+                    driving_points: np.ndarray | None) -> None:
         a = mouth.interior_alpha(target, self._source_opening)
         if a <= 0.0:
+            return
+        if driving is None or driving_points is None:
+            mouth.synthesize_interior(out, target[:, :2] * self._factor, self._interior, a)
             return
         gain = np.clip(self.layers.skin / np.maximum(skin_colour(driving, driving_points), 1.0), 0.6, 1.6)
         mouth.paste_interior(out, target[:, :2] * self._factor, driving, driving_points, gain, a)
