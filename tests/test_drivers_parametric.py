@@ -14,6 +14,7 @@ from facedyn.drivers.pose import parse_angle
 from facedyn.errors import InputError
 from facedyn.geometry.pose import rotation_to_angles
 from facedyn.rig import BLENDSHAPES
+from facedyn.rig.expressions import EXPRESSIONS
 from facedyn.tracking import topology as T
 
 
@@ -21,9 +22,10 @@ def test_expression_track_rises_and_returns():
     track = drivers.expression("surprise", duration=2.0, intensity=0.8, fps=25)
     assert len(track) == 50 and track.fps == 25
     jaw = track.coefficients[:, BLENDSHAPES.index("jawOpen")]
-    assert jaw[0] == 0 and jaw[25] == pytest.approx(0.48) and jaw[-1] < 0.05
+    full = EXPRESSIONS["surprise"]["jawOpen"]
+    assert jaw[0] == 0 and jaw[25] == pytest.approx(0.8 * full) and jaw[-1] < 0.05
     held = drivers.expression("surprise", duration=2.0, returns=False)
-    assert held.coefficients[-1, BLENDSHAPES.index("jawOpen")] == pytest.approx(0.6)
+    assert held.coefficients[-1, BLENDSHAPES.index("jawOpen")] == pytest.approx(full)
 
 
 def test_parametric_motion_opens_into_dynamics():
