@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from facedyn.rig.blendshapes import BLENDSHAPES, build_basis
 from facedyn.tracking import topology as T
@@ -31,6 +31,7 @@ class Rig:
         gram += RIDGE * np.trace(gram) / len(gram) * np.eye(len(gram))
         self._a = a
         self._gram = gram
+        self._threads = ThreadpoolController()  # found once: looking up the BLAS libraries costs milliseconds
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -74,7 +75,7 @@ class Rig:
         if off.shape[-2:] != (T.N_VERTICES, 3):
             raise ValueError(f"expected (..., 478, 3) offsets, got {off.shape}")
         rhs = off.reshape(-1, T.N_VERTICES * 3) @ self._a.T  # (N, 52)
-        with threadpool_limits(1, user_api="blas"):
+        with self._threads.limit(limits=1, user_api="blas"):
             out = np.array([box_least_squares(self._gram, h) for h in rhs])
         return out.reshape(*off.shape[:-2], len(BLENDSHAPES))
 
