@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -84,6 +85,15 @@ def _fail(message: str) -> None:
     sys.exit(EXIT_BAD_INPUT)
 
 
+@contextmanager
+def _one_line_errors():
+    """Bad input becomes one line on stderr and exit code 2."""
+    try:
+        yield
+    except FacedynError as exc:
+        _fail(str(exc))
+
+
 def _seconds(text: str, fps: float) -> float:
     """"2s", "2" (seconds) or "50f" (frames) -> seconds."""
     text = text.strip().lower()
@@ -134,11 +144,9 @@ def animate(photo, driving, motion_file, output, mode, reference, pose_scale, ex
         render=RenderConfig(paste_back=paste_back),
         side_by_side=side_by_side,
     )
-    try:
+    with _one_line_errors():
         driver = drivers.video(driving, _reference(reference), smoothing) if driving else drivers.motion(motion_file)
         driver = _posed(driver, yaw, pitch, roll)
-    except FacedynError as exc:
-        _fail(str(exc))
     _run(photo, driver, output, config, face, audio == "driving" and driving is not None)
 
 
@@ -159,64 +167,63 @@ def demo(output, photo, seconds) -> None:
 def _run(photo, driver, output: Path, config: AnimatorConfig, face: int | None, audio: bool) -> None:
     bar = None
     try:
-        with Animator(config) as anim:
+        with _one_line_errors(), Animator(config) as anim:
             source = anim.load_source(photo, face=face)
             animation = anim.animate(source, driver)
             bar = _Bar(output.name)
             animation.save(output, audio=audio, progress=bar)
-    except FacedynError as exc:
+    finally:
         if bar:
             bar.close()
-        click.echo(f"facedyn: error: {exc}", err=True)
-        sys.exit(EXIT_BAD_INPUT)
-    bar.close()
     click.echo(f"wrote {output}")
 
 
+def _photo_motion_options(func):
+    """What express and imagine share: the photo, output, frame rate, size, face and pose."""
+    options = [
+        click.argument("photo", type=click.Path(path_type=Path)),
+        click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="output .mp4"),
+        click.option("--fps", type=click.FloatRange(1, 120), default=25.0, show_default=True),
+        click.option("--size", type=click.IntRange(128, 2048), default=512, show_default=True,
+                     help="working resolution in pixels"),
+        click.option("--face", type=int, default=None, help="which face in a photo with several (0 = leftmost)"),
+        _pose_options,
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
 @main.command()
-@click.argument("photo", type=click.Path(path_type=Path))
-@click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="output .mp4")
+@_photo_motion_options
 @click.option("--expression", "label", default=None, help="smile, laugh, surprise, sad, angry, disgust, fear, contempt, "
               "wink-left, wink-right, blink, pucker, a, e, o, neutral")
 @click.option("--duration", default="2s", show_default=True, help="clip length: seconds (2s, 2.5) or frames (50f)")
 @click.option("--intensity", type=click.FloatRange(0, 1.5), default=1.0, show_default=True)
 @click.option("--timeline", default=None, help='several clips instead: "surprise@0-1.2s, smile:0.6@1.5-3s"')
 @click.option("--hold", is_flag=True, help="hold the apex to the end instead of returning to neutral")
-@click.option("--fps", type=click.FloatRange(1, 120), default=25.0, show_default=True)
-@click.option("--size", type=click.IntRange(128, 2048), default=512, show_default=True, help="working resolution in pixels")
-@click.option("--face", type=int, default=None, help="which face in a photo with several (0 = leftmost)")
-@_pose_options
 def express(photo, output, label, duration, intensity, timeline, hold, fps, size, face, yaw, pitch, roll) -> None:
     """Animate PHOTO with an expression label (--expression) or a timeline of them (--timeline)."""
     if (label is None) == (timeline is None):
         _fail("give exactly one of --expression LABEL or --timeline TEXT")
-    try:
+    with _one_line_errors():
         if label is not None:
             driver = drivers.expression(label, _seconds(duration, fps), intensity, fps, returns=not hold)
         else:
             driver = drivers.timeline(timeline, fps, returns=not hold)
         driver = _posed(driver, yaw, pitch, roll)
-    except FacedynError as exc:
-        _fail(str(exc))
     _run(photo, driver, output, AnimatorConfig(size=size), face, False)
 
 
 @main.command()
-@click.argument("photo", type=click.Path(path_type=Path))
-@click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="output .mp4")
+@_photo_motion_options
 @click.option("--duration", default="10s", show_default=True, help="length: seconds (10s) or frames (250f)")
 @click.option("--seed", type=int, default=0, show_default=True, help="the same seed gives the same motion")
 @click.option("--style", type=click.Choice(["calm", "lively"]), default="calm", show_default=True)
-@click.option("--fps", type=click.FloatRange(1, 120), default=25.0, show_default=True)
-@click.option("--size", type=click.IntRange(128, 2048), default=512, show_default=True, help="working resolution in pixels")
-@click.option("--face", type=int, default=None, help="which face in a photo with several (0 = leftmost)")
-@_pose_options
 def imagine(photo, output, duration, seed, style, fps, size, face, yaw, pitch, roll) -> None:
     """Animate PHOTO with natural idle motion: head sway, blinks, glances, small expressions."""
-    try:
+    with _one_line_errors():
         driver = _posed(drivers.imagine(_seconds(duration, fps), seed, style, fps), yaw, pitch, roll)
-    except FacedynError as exc:
-        _fail(str(exc))
     _run(photo, driver, output, AnimatorConfig(size=size), face, False)
 
 
@@ -228,12 +235,10 @@ def track(video, output, smoothing) -> None:
     """Extract the facial dynamics of VIDEO (pose, 52 blendshapes, gaze) into a motion file."""
     from facedyn.tracking import FaceTracker
 
-    try:
+    with _one_line_errors():
         with FaceTracker() as tracker:
             motion, gaze = drivers.track_video(video, tracker, smoothing)
         drivers.save_motion(motion, output, gaze)
-    except FacedynError as exc:
-        _fail(str(exc))
     click.echo(f"wrote {output} ({len(motion)} frames at {motion.fps:g} fps)")
 
 
@@ -288,6 +293,14 @@ def eval_suite(data, **opts) -> None:
     _evaluate(opts, videos=data / "videos", images=data / "images", cross_videos=data / "videos")
 
 
+def _with_bar(desc: str, unit: str, work):
+    bar = _Bar(desc, unit)
+    try:
+        return work(bar)
+    finally:
+        bar.close()
+
+
 def _evaluate(opts: dict, videos: Path | None = None, images: Path | None = None, cross_videos: Path | None = None,
               source_frame: int = 0) -> None:
     from facedyn import eval as ev
@@ -297,20 +310,18 @@ def _evaluate(opts: dict, videos: Path | None = None, images: Path | None = None
     options = ev.EvalOptions(source_frame=source_frame, max_frames=opts["max_frames"] or quick.get("max_frames"),
                              identity_frames=quick.get("identity_frames", opts["identity_frames"]))
     workers = opts["workers"] or len(os.sched_getaffinity(0))
-    try:
+    with _one_line_errors():
         protocols = {}
         if videos is not None:
             clips = ev.find_media(videos, ev.VIDEO_SUFFIXES, limit)
-            protocols["self"] = ev.run_self(clips, options, workers, _Bar("self-reenactment", "clip"))
+            protocols["self"] = _with_bar("self-reenactment", "clip", lambda bar: ev.run_self(clips, options, workers, bar))
         if images is not None and cross_videos is not None:
             pictures = ev.find_media(images, ev.IMAGE_SUFFIXES, limit)
             clips = ev.find_media(cross_videos, ev.VIDEO_SUFFIXES, limit)
-            protocols["cross"] = ev.run_cross(pictures, clips, options, workers, _Bar("cross-reenactment", "step"))
+            protocols["cross"] = _with_bar("cross-reenactment", "step",
+                                           lambda bar: ev.run_cross(pictures, clips, options, workers, bar))
         settings = {**vars(options), "quick": opts["quick"], "workers": workers}
         report = ev.write_report(opts["output"], protocols, settings)
-    except FacedynError as exc:
-        click.echo(f"facedyn: error: {exc}", err=True)
-        sys.exit(EXIT_BAD_INPUT)
     click.echo(f"wrote {report}")
 
 

@@ -40,8 +40,6 @@ def parse_angle(text: str | float, axis: str = "angle") -> Keyframes:
     Raises:
         InputError: text that is neither, naming the item that is wrong.
     """
-    if isinstance(text, int | float):
-        return Keyframes((0.0,), (float(text),))
     try:
         return Keyframes((0.0,), (float(text),))
     except ValueError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -31,6 +32,8 @@ def face_crop(image: np.ndarray, box: tuple[int, int, int]) -> np.ndarray:
 @dataclass
 class ClipMeasures:
     """What was measured on each frame of one clip; NaN rows where no face was found.
+    (Angles and signals are derived once, on first use: cross-reenactment reads the driver's
+    for every method and photo.)
 
     mesh: (N, 478, 3) MediaPipe landmarks in pixels (tracked as a video stream).
     dlib68: (N, 68, 2) dlib landmarks in pixels.
@@ -48,12 +51,12 @@ class ClipMeasures:
         """(N,) bool: a face was found."""
         return ~np.isnan(self.mesh[:, 0, 0])
 
-    @property
+    @cached_property
     def angles(self) -> np.ndarray:
         """(N, 3) yaw, pitch, roll in degrees."""
         return metrics.head_angles(self.mesh)
 
-    @property
+    @cached_property
     def signals(self) -> np.ndarray:
         """(N, 4) metrics.expression_signals."""
         return metrics.expression_signals(self.mesh)

@@ -75,6 +75,7 @@ class _Builder:
     def spread(self, handles: np.ndarray, moves: np.ndarray, radius: float, limit: np.ndarray | None = None) -> np.ndarray:
         """(478, 3) field: handles move by `moves` ((K, 3) or (3,)); others by the
         Gaussian-weighted blend of nearby handles' moves, optionally times `limit` (478,)."""
+        handles = np.asarray(handles)
         moves = np.broadcast_to(np.asarray(moves, float), (len(handles), 3))
         d = np.linalg.norm(self.s[:, None, :2] - self.s[None, handles, :2], axis=-1)
         w = np.exp(-((d / radius) ** 2))
@@ -124,9 +125,6 @@ class _Builder:
         moves = np.outer(np.concatenate([[1.0], share[lips != corner]]), move)
         return self.spread(handles, moves, radius, self.side_mask(side))
 
-    def region_move(self, vertices: np.ndarray, move, radius: float, limit: np.ndarray | None = None) -> np.ndarray:
-        return self.spread(np.asarray(vertices), move, radius, limit)
-
 
 def build_basis(neutral: np.ndarray | None = None, amplitude: dict[str, float] | None = None) -> np.ndarray:
     """(52, 478, 3) float64 displacement fields in BLENDSHAPES order, for coefficient 1.
@@ -143,11 +141,11 @@ def build_basis(neutral: np.ndarray | None = None, amplitude: dict[str, float] |
         brow = _BROWS[side]
         outer = brow[np.abs(b.s[brow, 0] - b.nose_x) > np.median(np.abs(b.s[brow, 0] - b.nose_x))]
         down = (-sign * 0.25 * b.a["browDown"], b.a["browDown"], 0)
-        fields[f"browDown{side}"] = b.region_move(brow, down, 0.05, b.above_mouth())
-        fields[f"browOuterUp{side}"] = b.region_move(outer, (0, -b.a["browOuterUp"], 0), 0.05, b.above_mouth())
-        fields[f"cheekSquint{side}"] = (b.region_move(_CHEEKS[side], (0, -0.02, -0.005), 0.05, b.side_mask(side))
+        fields[f"browDown{side}"] = b.spread(brow, down, 0.05, b.above_mouth())
+        fields[f"browOuterUp{side}"] = b.spread(outer, (0, -b.a["browOuterUp"], 0), 0.05, b.above_mouth())
+        fields[f"cheekSquint{side}"] = (b.spread(_CHEEKS[side], (0, -0.02, -0.005), 0.05, b.side_mask(side))
                                         + b.lids(side, 0, 0.25))
-        fields[f"noseSneer{side}"] = (b.region_move(_NOSE_WINGS[side], (sign * 0.004, -0.02, 0), 0.035, b.above_mouth())
+        fields[f"noseSneer{side}"] = (b.spread(_NOSE_WINGS[side], (sign * 0.004, -0.02, 0), 0.035, b.above_mouth())
                                       + b.corner(side, (0, -0.008, 0), 0.04) * 0.5)
     fields.update(_central_fields(b))
     return np.stack([fields[name] for name in BLENDSHAPES])
@@ -178,12 +176,12 @@ def _mouth_side_fields(b: _Builder, side: str, sign: float) -> dict[str, np.ndar
         f"mouthFrown{side}": b.corner(side, (sign * 0.005, 0.045, 0)),
         f"mouthDimple{side}": b.corner(side, (sign * 0.02, 0, 0.012), 0.05),
         f"mouthStretch{side}": b.corner(side, (sign * 0.03, 0.012, 0)),
-        f"mouthPress{side}": (b.region_move(outer_upper, (0, 0.008, 0), 0.02, half)
-                              + b.region_move(outer_lower, (0, -0.01, 0), 0.02, half)),
-        f"mouthLowerDown{side}": b.region_move(lower, (0, 0.03, 0), 0.04, half * b.below_mouth()),
-        f"mouthUpperUp{side}": b.region_move(upper, (0, -0.025, 0), 0.04, half * b.above_mouth()),
+        f"mouthPress{side}": (b.spread(outer_upper, (0, 0.008, 0), 0.02, half)
+                              + b.spread(outer_lower, (0, -0.01, 0), 0.02, half)),
+        f"mouthLowerDown{side}": b.spread(lower, (0, 0.03, 0), 0.04, half * b.below_mouth()),
+        f"mouthUpperUp{side}": b.spread(upper, (0, -0.025, 0), 0.04, half * b.above_mouth()),
         f"jaw{side}": np.outer(b.below_mouth(), (sign * 0.04, 0, 0)),
-        f"mouth{side}": b.region_move(_LIPS, (sign * 0.035, 0, 0), 0.05),
+        f"mouth{side}": b.spread(_LIPS, (sign * 0.035, 0, 0), 0.05),
     }
 
 
@@ -203,18 +201,18 @@ def _central_fields(b: _Builder) -> dict[str, np.ndarray]:
     return {
         "jawOpen": jaw,
         "jawForward": np.outer(b.below_mouth(), (0, 0, -0.04)),
-        "mouthClose": (b.region_move(np.intersect1d(_LOWER_LIP, T.LIPS_INNER_LOWER), (0, -0.5 * a["jawOpen"], 0), 0.03)
+        "mouthClose": (b.spread(np.intersect1d(_LOWER_LIP, T.LIPS_INNER_LOWER), (0, -0.5 * a["jawOpen"], 0), 0.03)
                        * b.below_mouth()[:, None]),
         "mouthFunnel": b.spread(_LIPS, 0.6 * to_centre * a["mouthPucker"] + (0, 0, -0.02), 0.04)
-                       + b.region_move(T.LIPS_INNER_LOWER[1:-1], (0, 0.02, 0), 0.02, b.below_mouth()),
+                       + b.spread(T.LIPS_INNER_LOWER[1:-1], (0, 0.02, 0), 0.02, b.below_mouth()),
         "mouthPucker": b.spread(_LIPS, pucker, 0.05),
-        "mouthRollLower": b.region_move(T.LIPS_OUTER_LOWER[1:-1], (0, -0.012, 0.01), 0.02, b.below_mouth()),
-        "mouthRollUpper": b.region_move(T.LIPS_OUTER_UPPER[1:-1], (0, 0.01, 0.01), 0.02, b.above_mouth()),
-        "mouthShrugLower": b.region_move(np.concatenate([_LOWER_LIP, [T.CHIN, 18, 200]]), (0, -0.02, -0.005), 0.05,
+        "mouthRollLower": b.spread(T.LIPS_OUTER_LOWER[1:-1], (0, -0.012, 0.01), 0.02, b.below_mouth()),
+        "mouthRollUpper": b.spread(T.LIPS_OUTER_UPPER[1:-1], (0, 0.01, 0.01), 0.02, b.above_mouth()),
+        "mouthShrugLower": b.spread(np.concatenate([_LOWER_LIP, [T.CHIN, 18, 200]]), (0, -0.02, -0.005), 0.05,
                                          b.below_mouth()),
-        "mouthShrugUpper": b.region_move(_UPPER_LIP, (0, -0.012, -0.004), 0.03, b.above_mouth()),
-        "browInnerUp": b.region_move(inner, (0, -a["browInnerUp"], 0), 0.05, b.above_mouth()),
+        "mouthShrugUpper": b.spread(_UPPER_LIP, (0, -0.012, -0.004), 0.03, b.above_mouth()),
+        "browInnerUp": b.spread(inner, (0, -a["browInnerUp"], 0), 0.05, b.above_mouth()),
         "cheekPuff": b.spread(cheeks, puff, 0.07),
         # The mesh has no tongue: a little jaw drop and a forward lower lip stand for it.
-        "tongueOut": 0.25 * jaw + b.region_move(_LOWER_LIP, (0, 0.01, -0.015), 0.03, b.below_mouth()),
+        "tongueOut": 0.25 * jaw + b.spread(_LOWER_LIP, (0, 0.01, -0.015), 0.03, b.below_mouth()),
     }
