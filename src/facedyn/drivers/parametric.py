@@ -12,6 +12,7 @@ import numpy as np
 
 from facedyn.dynamics import DrivingFrame, FaceDynamics, Motion
 from facedyn.errors import InputError
+from facedyn.geometry.folds import unfold
 from facedyn.geometry.pose import angles_to_rotation, template
 from facedyn.rig import BLENDSHAPES, Rig
 
@@ -69,7 +70,7 @@ class MotionTrack:
 
         def frames() -> Iterator[DrivingFrame]:
             for k in range(n):
-                shape = (neutral.shape + rig.apply(self.coefficients[k])).astype(np.float32)
+                shape = unfold(neutral.shape + rig.apply(self.coefficients[k]), neutral.shape)
                 rotation = angles_to_rotation(*self.angles[k])
                 yield DrivingFrame(FaceDynamics(rotation, translation[k], float(scale[k]), shape))
 

@@ -11,6 +11,7 @@ from facedyn.geometry.pose import HeadPose
 from facedyn.render import mouth
 from facedyn.render.layers import SourceLayers, skin_colour
 from facedyn.render.rasterize import backward_map
+from facedyn.render.shading import FoldShader
 from facedyn.tracking import topology as T
 
 
@@ -21,6 +22,7 @@ class RenderConfig:
     paste_back: bool = True  # True: the full photo at its own resolution; False: the working crop
     map_step: int = 3  # backward map grid step in working pixels (1 exact .. 4 fastest)
     mouth_interior: bool = True  # fill an opening mouth: from the driving frame, else synthesised
+    fold_shading: float = 1.0  # 0..1: darken skin the motion compresses, as a fold's shadow would
 
 
 class Renderer:
@@ -35,6 +37,7 @@ class Renderer:
         self.layers, self.config = layers, config
         self._source_opening = float(T.mouth_opening(layers.landmarks))
         self._interior = mouth.interior_colours(layers.image, layers.landmarks)
+        self._folds = FoldShader(layers.pose.to_head_frame(layers.landmarks), config.fold_shading)
         h, w = layers.image.shape[:2]
         self._working = (h, w)
         crop = layers.crop
@@ -87,6 +90,7 @@ class Renderer:
         person = cv2.remap(self._canvas, warp, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         alpha = cv2.remap(self._mask, warp, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         out = cv2.blendLinear(person, self._plate, alpha, 1.0 - alpha)
+        self._folds.shade(out, target[:, :2] * self._factor, pose.to_head_frame(target), pose.scale * self._factor)
         if self.config.mouth_interior:
             self._fill_mouth(out, target, driving, driving_points)
         return self._paste(out)

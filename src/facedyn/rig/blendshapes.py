@@ -140,8 +140,7 @@ def build_basis(neutral: np.ndarray | None = None, amplitude: dict[str, float] |
         fields.update(_mouth_side_fields(b, side, sign))
         brow = _BROWS[side]
         outer = brow[np.abs(b.s[brow, 0] - b.nose_x) > np.median(np.abs(b.s[brow, 0] - b.nose_x))]
-        down = (-sign * 0.25 * b.a["browDown"], b.a["browDown"], 0)
-        fields[f"browDown{side}"] = b.spread(brow, down, 0.05, b.above_mouth())
+        fields[f"browDown{side}"] = b.spread(brow, _brow_down_moves(b, brow, sign), 0.05, b.above_mouth())
         fields[f"browOuterUp{side}"] = b.spread(outer, (0, -b.a["browOuterUp"], 0), 0.05, b.above_mouth())
         fields[f"cheekSquint{side}"] = (b.spread(_CHEEKS[side], (0, -0.02, -0.005), 0.05, b.side_mask(side))
                                         + b.lids(side, 0, 0.25))
@@ -149,6 +148,17 @@ def build_basis(neutral: np.ndarray | None = None, amplitude: dict[str, float] |
                                       + b.corner(side, (0, -0.008, 0), 0.04) * 0.5)
     fields.update(_central_fields(b))
     return np.stack([fields[name] for name in BLENDSHAPES])
+
+
+def _brow_down_moves(b: _Builder, brow: np.ndarray, sign: float) -> np.ndarray:
+    """(K, 3) AU4 moves of one brow's vertices: the inner end pulled down and towards the
+    nose most, the outer end least (the corrugator's V), with a mean drop of the calibrated
+    amplitude."""
+    reach = np.abs(b.s[brow, 0] - b.nose_x)
+    inner = 1.0 - (reach - reach.min()) / np.ptp(reach)
+    drop = 0.3 + 0.7 * inner
+    drop *= b.a["browDown"] / drop.mean()
+    return np.column_stack([-sign * 0.4 * drop * inner, drop, np.zeros(len(brow))])
 
 
 def _eye_fields(b: _Builder, side: str, sign: float) -> dict[str, np.ndarray]:
@@ -185,12 +195,29 @@ def _mouth_side_fields(b: _Builder, side: str, sign: float) -> dict[str, np.ndar
     }
 
 
+def _rounded_jaw_weights(b: _Builder) -> np.ndarray:
+    """regions.jaw_weights reshaped so that the mouth opens as an oval, not a box: the lower
+    lip drops along a half ellipse from corner to corner, and everything below it drops at
+    least as far, so the lip never folds under the skin beneath it."""
+    s = b.s
+    w = regions.jaw_weights(s)
+    corners = s[[61, 291], 0]
+    across = np.abs(s[:, 0] - corners.mean()) / (0.5 * abs(corners[1] - corners[0]))
+    profile = np.sqrt(np.clip(1.0 - across**2, 0.0, 1.0))
+    inner = T.LIPS_INNER_LOWER[np.argsort(s[T.LIPS_INNER_LOWER, 0])]
+    below_lip = s[:, 1] >= np.interp(s[:, 0], s[inner, 0], s[inner, 1]) - 1e-6
+    below_lip[T.LIPS_INNER_UPPER] = False
+    w[below_lip] = np.maximum(w[below_lip], profile[below_lip])
+    w[T.LIPS_INNER_LOWER] = profile[T.LIPS_INNER_LOWER]
+    return w
+
+
 def _central_fields(b: _Builder) -> dict[str, np.ndarray]:
     s, a = b.s, b.a
     centre = s[[61, 291], :2].mean(0)
     to_centre = np.zeros((len(_LIPS), 3))
     to_centre[:, 0] = centre[0] - s[_LIPS, 0]
-    jaw = regions.open_jaw(s, a["jawOpen"]) - s
+    jaw = regions.open_jaw(s, a["jawOpen"], _rounded_jaw_weights(b)) - s
     brows = np.concatenate([T.RIGHT_BROW, T.LEFT_BROW])
     inner = brows[np.abs(s[brows, 0] - b.nose_x) < np.median(np.abs(s[brows, 0] - b.nose_x))]
     cheeks = np.concatenate([_CHEEKS["Left"], _CHEEKS["Right"]])

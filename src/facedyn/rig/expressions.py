@@ -23,29 +23,34 @@ def _both(name: str, value: float) -> dict[str, float]:
     return {f"{name}Left": value, f"{name}Right": value}
 
 
+POSED_MAX = 2.0  # label coefficients may reach twice the rig's calibrated (conversational) range
+
+# Posed prototypes are stronger than anything in the conversational calibration videos (where
+# coefficient 1 is a video's 98th percentile), so the emotions use coefficients up to
+# POSED_MAX; at the calibrated range FER read most of them as neutral (README, Quality).
 EXPRESSIONS: dict[str, dict[str, float]] = {
     "neutral": {},
-    # happiness: AU6 + AU12
-    "smile": {**_both("mouthSmile", 1.0), **_both("cheekSquint", 0.8), **_both("eyeSquint", 0.3), "jawOpen": 0.2,
-              **_both("mouthUpperUp", 0.4), **_both("mouthLowerDown", 0.3)},
+    # happiness: AU6 + AU12 (+ AU10/AU25 parting the lips over the upper teeth)
+    "smile": {**_both("mouthSmile", 1.6), **_both("cheekSquint", 1.0), **_both("eyeSquint", 0.4), "jawOpen": 0.25,
+              **_both("mouthUpperUp", 0.6), **_both("mouthLowerDown", 0.4)},
     # AU6 + AU12 + AU25/26 (+ AU10 showing the upper teeth)
-    "laugh": {**_both("mouthSmile", 1.0), **_both("cheekSquint", 0.8), **_both("eyeSquint", 0.5), "jawOpen": 0.55,
-              **_both("mouthUpperUp", 0.3)},
+    "laugh": {**_both("mouthSmile", 1.8), **_both("cheekSquint", 1.0), **_both("eyeSquint", 0.6), "jawOpen": 0.9,
+              **_both("mouthUpperUp", 0.5)},
     # AU1 + AU2 + AU5 + AU26 (the dropped jaw gives an oval, slightly rounded mouth)
-    "surprise": {"browInnerUp": 1.0, **_both("browOuterUp", 1.0), **_both("eyeWide", 1.0), "jawOpen": 0.8,
-                 "mouthFunnel": 0.5},
-    # AU1 + AU4 + AU15 (+ AU17)
-    "sad": {"browInnerUp": 1.0, **_both("browDown", 0.4), **_both("mouthFrown", 1.0), "mouthShrugLower": 0.9,
-            "mouthRollLower": 0.3, **_both("eyeSquint", 0.3), **_both("eyeBlink", 0.15)},
-    # AU4 + AU5 + AU7 + AU23/24
-    "angry": {**_both("browDown", 1.0), **_both("eyeWide", 0.35), **_both("eyeSquint", 0.6), **_both("mouthPress", 1.0),
-              **_both("noseSneer", 0.6), "mouthRollUpper": 0.4, "mouthShrugLower": 0.5, **_both("mouthFrown", 0.4)},
-    # AU9 + AU15 + AU16 (+ AU10)
-    "disgust": {**_both("noseSneer", 1.0), **_both("mouthUpperUp", 0.6), **_both("mouthFrown", 0.5),
-                **_both("mouthLowerDown", 0.3), **_both("browDown", 0.4), **_both("cheekSquint", 0.4)},
+    "surprise": {"browInnerUp": 1.6, **_both("browOuterUp", 1.6), **_both("eyeWide", 1.4), "jawOpen": 1.0,
+                 "mouthFunnel": 0.4},
+    # AU1 + AU4 + AU15 (+ AU17, AU43 lids a little heavy)
+    "sad": {"browInnerUp": 1.8, **_both("browDown", 0.8), **_both("mouthFrown", 1.8), "mouthShrugLower": 1.2,
+            "mouthRollLower": 0.3, **_both("eyeSquint", 0.4), **_both("eyeBlink", 0.25)},
+    # AU4 + AU5 + AU7 + AU23/24 (+ AU9, AU17)
+    "angry": {**_both("browDown", 2.0), **_both("eyeWide", 0.4), **_both("eyeSquint", 0.9), **_both("mouthPress", 1.5),
+              **_both("noseSneer", 1.2), "mouthShrugLower": 1.0, **_both("mouthFrown", 0.8)},
+    # AU9 + AU15 + AU16 (+ AU10, AU4, AU6)
+    "disgust": {**_both("noseSneer", 1.6), **_both("mouthUpperUp", 1.0), **_both("mouthFrown", 0.8),
+                **_both("mouthLowerDown", 0.4), **_both("browDown", 0.8), **_both("cheekSquint", 0.6)},
     # AU1 + AU2 + AU4 + AU5 + AU20 + AU26
-    "fear": {"browInnerUp": 1.0, **_both("browOuterUp", 0.5), **_both("browDown", 0.3), **_both("eyeWide", 1.0),
-             **_both("mouthStretch", 0.9), "jawOpen": 0.3},
+    "fear": {"browInnerUp": 1.6, **_both("browOuterUp", 0.8), **_both("browDown", 0.6), **_both("eyeWide", 1.6),
+             **_both("mouthStretch", 1.4), "jawOpen": 0.4},
     # unilateral AU12 + AU14 (the person's right side)
     "contempt": {"mouthSmileRight": 0.5, "mouthDimpleRight": 0.8, "eyeSquintRight": 0.2},
     "wink-left": {"eyeBlinkLeft": 1.0, "cheekSquintLeft": 0.4, "mouthSmileLeft": 0.3},
@@ -61,7 +66,7 @@ SHORT = {"blink", "wink-left", "wink-right"}  # default length 0.3 s instead of 
 
 
 def expression_vector(label: str, intensity: float = 1.0) -> np.ndarray:
-    """(52,) coefficients of an expression label at an intensity (0..1.5).
+    """(52,) coefficients of an expression label at an intensity (0..1.5), each 0..POSED_MAX.
 
     Raises:
         InputError: unknown label or intensity out of range.
@@ -73,7 +78,7 @@ def expression_vector(label: str, intensity: float = 1.0) -> np.ndarray:
     out = np.zeros(len(BLENDSHAPES))
     for name, value in EXPRESSIONS[label].items():
         out[BLENDSHAPES.index(name)] = value
-    return np.clip(out * intensity, 0.0, 1.0)
+    return np.clip(out * intensity, 0.0, POSED_MAX)
 
 
 def envelope(t: np.ndarray, start: float, end: float, onset: float = 0.25, offset: float = 0.25,
@@ -131,8 +136,8 @@ def parse_timeline(text: str) -> list[Clip]:
 
 def timeline_coefficients(clips: list[Clip], times: np.ndarray, returns: bool = True) -> np.ndarray:
     """(N, 52) coefficients at `times` (seconds): each clip's mix times its envelope, summed
-    and clipped to 0..1 (overlapping clips blend)."""
+    and clipped to 0..POSED_MAX (overlapping clips blend)."""
     out = np.zeros((len(times), len(BLENDSHAPES)))
     for clip in clips:
         out += envelope(times, clip.start, clip.end, returns=returns)[:, None] * expression_vector(clip.label, clip.intensity)
-    return np.clip(out, 0.0, 1.0)
+    return np.clip(out, 0.0, POSED_MAX)

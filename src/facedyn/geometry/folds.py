@@ -1,0 +1,72 @@
+"""Fold removal: a deformed mesh whose surface triangles turned over (a brow pushed past the
+skin above it, a lip dropped past the one below) renders as a tear. `unfold` smooths the
+displacement locally until every triangle faces the way it does at rest."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from facedyn.tracking import topology as T
+
+
+@lru_cache(maxsize=1)
+def _neighbours() -> tuple[np.ndarray, np.ndarray]:
+    """(E, 2) int edges of the mesh surface, both directions, and (478,) neighbour counts."""
+    tris = T.face_triangles()
+    edges = np.concatenate([tris[:, [0, 1]], tris[:, [1, 2]], tris[:, [2, 0]]])
+    edges = np.unique(np.concatenate([edges, edges[:, ::-1]]), axis=0)
+    return edges, np.bincount(edges[:, 0], minlength=T.N_VERTICES)
+
+
+def signed_areas(shape: np.ndarray) -> np.ndarray:
+    """(T,) twice the signed xy area of each surface triangle of `shape` (478, 2+)."""
+    tris = T.face_triangles()
+    a, b, c = shape[tris[:, 0], :2], shape[tris[:, 1], :2], shape[tris[:, 2], :2]
+    return (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
+
+
+def folded(shape: np.ndarray, rest: np.ndarray) -> np.ndarray:
+    """(T,) bool: surface triangles of `shape` turned over (or collapsed) relative to `rest`.
+
+    Both (478, 2+) in the same frame, y down; only x and y count (the view from the front).
+    Triangles that are slivers at rest (under a tenth of the median area, at the mouth
+    corners and the silhouette) are never counted: they cover next to no pixels.
+    """
+    before, after = signed_areas(rest), signed_areas(shape)
+    size = np.abs(before)
+    return (after * np.sign(before) <= 0.02 * size) & (size >= 0.1 * np.median(size))
+
+
+def unfold(shape: np.ndarray, rest: np.ndarray, max_iterations: int = 60) -> np.ndarray:
+    """`shape` with its folds smoothed out; a fold-free shape comes back unchanged.
+
+    Each pass moves the displacement (shape - rest) of the vertices of folded triangles, and
+    of their neighbours, halfway to the mean displacement of their neighbours, which spreads
+    a too-sharp move over more skin; a fold that resists draws in a wider ring. Stops when
+    nothing is folded or after `max_iterations`.
+
+    Args:
+        shape: (478, 3) float deformed mesh, head frame (y down).
+        rest: (478, 3) float the same mesh at rest (its triangles define "facing the right way").
+
+    Returns:
+        (478, 3) float array, a new mesh.
+    """
+    edges, counts = _neighbours()
+    tris = T.face_triangles()
+    moves = (shape - rest).astype(np.float64)
+    for k in range(max_iterations):
+        bad = folded(rest + moves, rest)
+        if not bad.any():
+            break
+        touched = np.zeros(T.N_VERTICES, bool)
+        touched[tris[bad].ravel()] = True
+        for _ in range(1 + k // 15):  # and their neighbours, further out while a fold resists
+            touched[edges[touched[edges[:, 0]], 1]] = True
+        mean = np.zeros_like(moves)
+        np.add.at(mean, edges[:, 0], moves[edges[:, 1]])
+        mean /= np.maximum(counts, 1)[:, None]
+        moves[touched] = 0.5 * moves[touched] + 0.5 * mean[touched]
+    return (rest + moves).astype(shape.dtype)
