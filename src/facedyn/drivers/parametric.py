@@ -70,7 +70,7 @@ class MotionTrack:
 
         def frames() -> Iterator[DrivingFrame]:
             for k in range(n):
-                shape = unfold(neutral.shape + rig.apply(self.coefficients[k]), neutral.shape)
+                shape = unfold(neutral.shape + rig.apply(self.coefficients[k]), neutral.shape).astype(np.float32)
                 rotation = angles_to_rotation(*self.angles[k])
                 yield DrivingFrame(FaceDynamics(rotation, translation[k], float(scale[k]), shape))
 

@@ -27,16 +27,27 @@ def signed_areas(shape: np.ndarray) -> np.ndarray:
     return (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
 
 
+def sizable(rest_areas: np.ndarray) -> np.ndarray:
+    """(T,) bool: triangles that are not slivers at rest (at least a tenth of the median area).
+
+    Slivers (at the mouth corners and the silhouette) cover next to no pixels and say
+    nothing about the skin. rest_areas: (T,) from `signed_areas`.
+    """
+    size = np.abs(rest_areas)
+    return size >= 0.1 * np.median(size)
+
+
 def folded(shape: np.ndarray, rest: np.ndarray) -> np.ndarray:
     """(T,) bool: surface triangles of `shape` turned over (or collapsed) relative to `rest`.
 
     Both (478, 2+) in the same frame, y down; only x and y count (the view from the front).
-    Triangles that are slivers at rest (under a tenth of the median area, at the mouth
-    corners and the silhouette) are never counted: they cover next to no pixels.
+    Slivers (see `sizable`) are never counted.
     """
-    before, after = signed_areas(rest), signed_areas(shape)
-    size = np.abs(before)
-    return (after * np.sign(before) <= 0.02 * size) & (size >= 0.1 * np.median(size))
+    return _turned(signed_areas(shape), signed_areas(rest))
+
+
+def _turned(after: np.ndarray, before: np.ndarray) -> np.ndarray:
+    return (after * np.sign(before) <= 0.02 * np.abs(before)) & sizable(before)
 
 
 def unfold(shape: np.ndarray, rest: np.ndarray, max_iterations: int = 60) -> np.ndarray:
@@ -57,8 +68,9 @@ def unfold(shape: np.ndarray, rest: np.ndarray, max_iterations: int = 60) -> np.
     edges, counts = _neighbours()
     tris = T.face_triangles()
     moves = (shape - rest).astype(np.float64)
+    before = signed_areas(rest)
     for k in range(max_iterations):
-        bad = folded(rest + moves, rest)
+        bad = _turned(signed_areas(rest + moves), before)
         if not bad.any():
             break
         touched = np.zeros(T.N_VERTICES, bool)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from facedyn.geometry.folds import signed_areas
+from facedyn.geometry.folds import signed_areas, sizable
 from facedyn.tracking import topology as T
 
 DEAD_ZONE = 0.12  # log area ratio of compression that shows nothing (tracking noise, speech)
@@ -30,12 +30,11 @@ class FoldShader:
 
     def __init__(self, source_head: np.ndarray, strength: float = 1.0) -> None:
         self._rest = signed_areas(source_head)
-        size = np.abs(self._rest)
         y = source_head[T.face_triangles(), 1].mean(axis=1)
         top = source_head[np.concatenate([T.RIGHT_BROW, T.LEFT_BROW]), 1].min()
         bottom = source_head[[61, 291], 1].mean()
         band = np.clip((y - top) / ZONE_FADE, 0, 1) * np.clip((bottom - y) / ZONE_FADE + 1, 0, 1)
-        self._weight = np.where(size >= 0.1 * np.median(size), band, 0.0)  # slivers say nothing about the skin
+        self._weight = np.where(sizable(self._rest), band, 0.0)
         self.strength = strength
 
     def compression(self, target_head: np.ndarray) -> np.ndarray:
