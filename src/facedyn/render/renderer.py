@@ -37,7 +37,7 @@ class Renderer:
         self.layers, self.config = layers, config
         self._source_opening = float(T.mouth_opening(layers.landmarks))
         self._interior = mouth.interior_colours(layers.image, layers.landmarks)
-        self._folds = FoldShader(layers.pose.to_head_frame(layers.landmarks), config.fold_shading)
+        self._folds = FoldShader(layers.pose.to_head_frame(layers.landmarks), layers.skin, config.fold_shading)
         h, w = layers.image.shape[:2]
         self._working = (h, w)
         crop = layers.crop

@@ -15,7 +15,6 @@ from facedyn.tracking import topology as T
 DEAD_ZONE = 0.12  # log area ratio of compression that shows nothing (tracking noise, speech)
 FULL = 0.45  # ... and that shows the darkest shadow
 DEPTH = 0.25  # share of brightness the darkest shadow takes away (green channel)
-TINT = np.array([0.8, 1.0, 1.05], np.float32)  # RGB: skin in shadow turns redder, not grey
 SOFTNESS = 0.012  # blur of the shadow map, in face heights
 ZONE_FADE = 0.03  # the shaded band's edges (brow tops, mouth corners) fade over this, face heights
 
@@ -25,10 +24,12 @@ class FoldShader:
 
     Args:
         source_head: (478, 3) float source landmarks in its pose-free head frame.
+        skin: (3,) float mean RGB of the source's skin; the shadow keeps its hue (a warm shadow
+            on warm skin, a grey one on a black-and-white photo).
         strength: 0 (off) .. 1 (full DEPTH).
     """
 
-    def __init__(self, source_head: np.ndarray, strength: float = 1.0) -> None:
+    def __init__(self, source_head: np.ndarray, skin: np.ndarray, strength: float = 1.0) -> None:
         self._rest = signed_areas(source_head)
         y = source_head[T.face_triangles(), 1].mean(axis=1)
         top = source_head[np.concatenate([T.RIGHT_BROW, T.LEFT_BROW]), 1].min()
@@ -36,6 +37,8 @@ class FoldShader:
         band = np.clip((y - top) / ZONE_FADE, 0, 1) * np.clip((bottom - y) / ZONE_FADE + 1, 0, 1)
         self._weight = np.where(sizable(self._rest), band, 0.0)
         self.strength = strength
+        tint = np.sqrt(np.mean(skin) / np.maximum(skin, 1.0))  # darken the weaker channels more
+        self._tint = (tint / tint[1]).astype(np.float32)  # DEPTH is the green channel's
 
     def compression(self, target_head: np.ndarray) -> np.ndarray:
         """(T,) 0..1 shadow per surface triangle for target landmarks (478, 3) in the head frame."""
@@ -72,5 +75,5 @@ class FoldShader:
             cv2.fillConvexPoly(shadow, corners, float(value), lineType=cv2.LINE_AA, shift=2)
         shadow = cv2.GaussianBlur(shadow, (0, 0), sigma)
         region = out[y0:y1, x0:x1].astype(np.float32)
-        region *= 1.0 - DEPTH * self.strength * np.clip(shadow, 0, 1)[..., None] * TINT
+        region *= 1.0 - DEPTH * self.strength * np.clip(shadow, 0, 1)[..., None] * self._tint
         out[y0:y1, x0:x1] = region.astype(np.uint8)
