@@ -63,7 +63,7 @@ def unfold(shape: np.ndarray, rest: np.ndarray, max_iterations: int = 60) -> np.
         rest: (478, 3) float the same mesh at rest (its triangles define "facing the right way").
 
     Returns:
-        (478, 3) float array, a new mesh.
+        (478, 3) float array: `shape` itself when nothing is folded, else a new mesh.
     """
     edges, counts = _neighbours()
     tris = T.face_triangles()
@@ -72,6 +72,8 @@ def unfold(shape: np.ndarray, rest: np.ndarray, max_iterations: int = 60) -> np.
     for k in range(max_iterations):
         bad = _turned(signed_areas(rest + moves), before)
         if not bad.any():
+            if k == 0:
+                return shape
             break
         touched = np.zeros(T.N_VERTICES, bool)
         touched[tris[bad].ravel()] = True

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from facedyn.geometry.folds import unfold
 from facedyn.geometry.pose import HeadPose
 from facedyn.render import mouth
 from facedyn.render.layers import SourceLayers, skin_colour
@@ -37,7 +38,6 @@ class Renderer:
         self.layers, self.config = layers, config
         self._source_opening = float(T.mouth_opening(layers.landmarks))
         self._interior = mouth.interior_colours(layers.image, layers.landmarks)
-        self._folds = FoldShader(layers.pose.to_head_frame(layers.landmarks), layers.skin, config.fold_shading)
         h, w = layers.image.shape[:2]
         self._working = (h, w)
         crop = layers.crop
@@ -50,6 +50,9 @@ class Renderer:
             self._factor = 1.0 / crop.scale
         else:
             self._canvas, self._mask, self._plate, self._factor = layers.image, layers.mask, layers.plate, 1.0
+        self._rest_head = layers.pose.to_head_frame(layers.landmarks)
+        self._folds = FoldShader(self._rest_head, layers.landmarks[:, :2] * self._factor, layers.skin,
+                                 config.fold_shading)
 
     @property
     def output_size(self) -> tuple[int, int]:
@@ -82,6 +85,12 @@ class Renderer:
         Returns:
             (H, W, 3) uint8 RGB frame of `output_size`.
         """
+        # A motion that is fold-free on the rig's template can still turn this face's own
+        # triangles over (a thin nose wing under a sneer): smooth that out before drawing.
+        head = pose.to_head_frame(target)
+        unfolded = unfold(head, self._rest_head)
+        if unfolded is not head:
+            target, head = pose.to_image(unfolded), unfolded
         warp = self.warp_map(target, pose)
         if self._factor != 1.0:
             h, w = self._canvas.shape[:2]
@@ -90,7 +99,7 @@ class Renderer:
         person = cv2.remap(self._canvas, warp, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         alpha = cv2.remap(self._mask, warp, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         out = cv2.blendLinear(person, self._plate, alpha, 1.0 - alpha)
-        self._folds.shade(out, target[:, :2] * self._factor, pose.to_head_frame(target), pose.scale * self._factor)
+        self._folds.shade(out, target[:, :2] * self._factor, head, pose.scale * self._factor, warp)
         if self.config.mouth_interior:
             self._fill_mouth(out, target, driving, driving_points)
         return self._paste(out)

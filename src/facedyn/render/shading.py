@@ -1,14 +1,21 @@
 """Fold shading: a warp moves the photo's pixels but draws no folds, so lowered brows or a
-broad smile look pasted on. Skin that the motion compresses between the brows and the mouth
-(between and under lowered brows, between a raised cheek and the mouth, beside a wrinkled
-nose) is darkened as a fold's shadow would darken it. The forehead and chin are left alone:
-their folds are thin lines, and an even shadow over them reads as a smudge."""
+broad smile look pasted on. Two things are drawn where the motion compresses the skin:
+
+- a soft shadow between the brows and the mouth (between and under lowered brows, between a
+  raised cheek and the mouth, beside a wrinkled nose), as a fold's shadow darkens it;
+- creases on the forehead and the glabella: thin dark lines across the direction of squeeze
+  (raised brows line the forehead, brows drawn together line the glabella vertically). An
+  even shadow there reads as a smudge; lines do not. Elsewhere (around the mouth, on the chin,
+  under the brows) evenly spaced lines read as stubble or stripes, so the shadow stays alone.
+
+Creases are laid out in the source's head frame, so they stay on the skin as it moves."""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
+from facedyn.geometry import regions
 from facedyn.geometry.folds import signed_areas, sizable
 from facedyn.tracking import topology as T
 
@@ -17,6 +24,10 @@ FULL = 0.45  # ... and that shows the darkest shadow
 DEPTH = 0.25  # share of brightness the darkest shadow takes away (green channel)
 SOFTNESS = 0.012  # blur of the shadow map, in face heights
 ZONE_FADE = 0.03  # the shaded band's edges (brow tops, mouth corners) fade over this, face heights
+CREASE_SQUEEZE = (0.15, 0.5)  # -log of the stretch along the squeeze axis: no crease .. darkest
+CREASE_DEPTH = 0.18  # share of brightness the middle of the darkest crease takes away
+CREASE_SPACING = 0.04  # distance between neighbouring creases, face heights
+CREASE_SHARPNESS = 3  # power of the raised cosine: a crease is about a third of the spacing wide
 
 
 class FoldShader:
@@ -24,29 +35,56 @@ class FoldShader:
 
     Args:
         source_head: (478, 3) float source landmarks in its pose-free head frame.
+        source_px: (478, 2+) the same landmarks in the pixels of the image the warp samples.
         skin: (3,) float mean RGB of the source's skin; the shadow keeps its hue (a warm shadow
             on warm skin, a grey one on a black-and-white photo).
         strength: 0 (off) .. 1 (full DEPTH).
     """
 
-    def __init__(self, source_head: np.ndarray, skin: np.ndarray, strength: float = 1.0) -> None:
+    def __init__(self, source_head: np.ndarray, source_px: np.ndarray, skin: np.ndarray,
+                 strength: float = 1.0) -> None:
+        tris = T.face_triangles()
         self._rest = signed_areas(source_head)
-        y = source_head[T.face_triangles(), 1].mean(axis=1)
-        top = source_head[np.concatenate([T.RIGHT_BROW, T.LEFT_BROW]), 1].min()
-        bottom = source_head[[61, 291], 1].mean()
-        band = np.clip((y - top) / ZONE_FADE, 0, 1) * np.clip((bottom - y) / ZONE_FADE + 1, 0, 1)
-        self._weight = np.where(sizable(self._rest), band, 0.0)
+        self._rest_normals = _normals(source_head)
+        self._weight = np.where(sizable(self._rest), _shadow_zone(source_head), 0.0)
+        self._crease_weight = np.where(sizable(self._rest), _crease_zone(source_head), 0.0)
+        edges = source_head[tris[:, 1:], :2] - source_head[tris[:, :1], :2]  # (T, 2, 2) rows are edges
+        self._rest_inverse = np.linalg.pinv(edges)
+        # Pixel -> head frame, for laying creases out on the skin; the origin between the brows
+        # centres the glabella's pair of creases on the midline.
+        design = np.column_stack([source_px[:, :2], np.ones(len(source_px))])
+        self._px_to_head = np.linalg.lstsq(design, source_head[:, :2], rcond=None)[0]
+        self._origin = source_head[[55, 285], :2].mean(axis=0)
         self.strength = strength
         tint = np.sqrt(np.mean(skin) / np.maximum(skin, 1.0))  # darken the weaker channels more
         self._tint = (tint / tint[1]).astype(np.float32)  # DEPTH is the green channel's
 
     def compression(self, target_head: np.ndarray) -> np.ndarray:
         """(T,) 0..1 shadow per surface triangle for target landmarks (478, 3) in the head frame."""
-        ratio = signed_areas(target_head) / self._rest
-        squeeze = -np.log(np.clip(ratio, 1e-3, None))  # a folded-over triangle counts as fully squeezed
+        # 3D areas and normals, not the front view's: a steep triangle (the side of the nose, the
+        # cheek by the ear) changes its projected area, or turns edge-on, with the slightest
+        # turn of the photo's head, which shaded one side only.
+        normals = _normals(target_head)
+        ratio = np.linalg.norm(normals, axis=1) / np.maximum(np.linalg.norm(self._rest_normals, axis=1), 1e-12)
+        ratio[np.sum(normals * self._rest_normals, axis=1) <= 0] = 1e-3  # turned over: fully squeezed
+        squeeze = -np.log(np.clip(ratio, 1e-3, None))
         return self._weight * np.clip((squeeze - DEAD_ZONE) / (FULL - DEAD_ZONE), 0, 1)
 
-    def shade(self, out: np.ndarray, target_px: np.ndarray, target_head: np.ndarray, face_height: float) -> None:
+    def squeeze(self, target_head: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Crease strength (T,) 0..1 and squeeze axis (T, 2) unit vectors in the source head
+        frame, per surface triangle, for target landmarks (478, 3) in the head frame."""
+        tris = T.face_triangles()
+        edges = target_head[tris[:, 1:], :2] - target_head[tris[:, :1], :2]
+        # Rows are edges, so the deformation acts from the right: edges_t = edges_r @ M.
+        deformation = self._rest_inverse @ edges
+        _, stretch, axes_t = np.linalg.svd(np.swapaxes(deformation, 1, 2))
+        least = np.where(np.linalg.det(deformation) > 0, stretch[:, 1], 1e-3)  # turned over: fully squeezed
+        low, high = CREASE_SQUEEZE
+        amount = np.clip((-np.log(np.clip(least, 1e-3, None)) - low) / (high - low), 0, 1)
+        return self._crease_weight * amount, axes_t[:, 1]
+
+    def shade(self, out: np.ndarray, target_px: np.ndarray, target_head: np.ndarray, face_height: float,
+              warp: np.ndarray) -> None:
         """Darken `out` in place where the target compresses the skin.
 
         Args:
@@ -54,13 +92,16 @@ class FoldShader:
             target_px: (478, 2+) target landmarks in `out` pixels.
             target_head: (478, 3) the same in the head frame.
             face_height: face height in `out` pixels (sets the shadow's softness).
+            warp: (H, W, 2) float32 backward map of `out`: the source pixel each pixel shows.
         """
         if self.strength <= 0:
             return
         dark = self.compression(target_head)
-        if not dark.any():
+        creases, axes = self.squeeze(target_head)
+        shown = (dark > 0) | (creases > 0)
+        if not shown.any():
             return
-        tris = T.face_triangles()[dark > 0]
+        tris = T.face_triangles()[shown]
         pts = target_px[:, :2]
         sigma = max(1.0, SOFTNESS * face_height)
         pad = int(3 * sigma) + 1
@@ -69,11 +110,70 @@ class FoldShader:
         x1, y1 = np.minimum(np.ceil(pts[tris].reshape(-1, 2).max(0)).astype(int) + pad, [w, h])
         if x1 <= x0 or y1 <= y0:
             return
-        shadow = np.zeros((y1 - y0, x1 - x0), np.float32)
-        for tri, value in zip(tris, dark[dark > 0], strict=True):
+        # Per triangle: shadow, crease strength, and the squeeze axis as a tensor (sign-free, so
+        # that neighbouring axes average instead of cancelling).
+        ax, ay = axes[shown, 0], axes[shown, 1]
+        s = creases[shown]
+        values = np.column_stack([dark[shown], s * ax * ax, s * ax * ay, s * ay * ay])
+        maps = np.zeros((y1 - y0, x1 - x0, 4), np.float32)
+        for tri, value in zip(tris, values, strict=True):
             corners = np.round((pts[tri] - (x0, y0)) * 4).astype(np.int32)  # 2 bits of sub-pixel precision
-            cv2.fillConvexPoly(shadow, corners, float(value), lineType=cv2.LINE_AA, shift=2)
-        shadow = cv2.GaussianBlur(shadow, (0, 0), sigma)
+            cv2.fillConvexPoly(maps, corners, value.tolist(), lineType=cv2.LINE_AA, shift=2)
+        maps = cv2.GaussianBlur(maps, (0, 0), sigma)
+        darkness = DEPTH * np.clip(maps[..., 0], 0, 1)
+        if s.any():
+            darkness += CREASE_DEPTH * self._crease_lines(maps, warp[y0:y1, x0:x1])
         region = out[y0:y1, x0:x1].astype(np.float32)
-        region *= 1.0 - DEPTH * self.strength * np.clip(shadow, 0, 1)[..., None] * self._tint
+        region *= 1.0 - self.strength * np.clip(darkness, 0, 0.9)[..., None] * self._tint
         out[y0:y1, x0:x1] = region.astype(np.uint8)
+
+    def _crease_lines(self, maps: np.ndarray, warp: np.ndarray) -> np.ndarray:
+        """(h, w) 0..1 crease darkness from blurred axis tensors `maps` (h, w, 4; channels 1..3)
+        and the source pixels `warp` (h, w, 2) the region shows."""
+        out = np.zeros(maps.shape[:2], np.float32)
+        lined = maps[..., 1] + maps[..., 3] > 1e-3  # the tensor's trace is the blurred crease strength
+        xx, xy, yy = maps[lined, 1], maps[lined, 2], maps[lined, 3]
+        angle = 0.5 * np.arctan2(2 * xy, xx - yy)
+        head = warp[lined] @ self._px_to_head[:2].astype(np.float32) + (self._px_to_head[2] - self._origin).astype(np.float32)
+        along = head[:, 0] * np.cos(angle) + head[:, 1] * np.sin(angle)
+        # Offset by half a spacing: the glabella's two creases sit either side of the midline.
+        profile = (0.5 + 0.5 * np.cos(2 * np.pi * (along / CREASE_SPACING + 0.5))) ** CREASE_SHARPNESS
+        out[lined] = np.clip(xx + yy, 0, 1) * profile
+        return out
+
+
+def _normals(head: np.ndarray) -> np.ndarray:
+    """(T, 3) normals of the surface triangles of `head` (478, 3), as long as twice their area."""
+    tris = T.face_triangles()
+    return np.cross(head[tris[:, 1]] - head[tris[:, 0]], head[tris[:, 2]] - head[tris[:, 0]])
+
+
+def _shadow_zone(head: np.ndarray) -> np.ndarray:
+    """(T,) 0..1 where the soft shadow may show, from rest landmarks (478, 3) in the head
+    frame: the band from the brow tops to the mouth corners, less the skin between the nose
+    and the upper lip (a raised upper lip squeezes it, but a shadow there reads as a
+    moustache), each edge fading over ZONE_FADE."""
+    tris = T.face_triangles()
+    x, y = head[tris, 0].mean(axis=1), head[tris, 1].mean(axis=1)
+    top = head[np.concatenate([T.RIGHT_BROW, T.LEFT_BROW]), 1].min()
+    bottom = head[[61, 291], 1].mean()
+    band = np.clip((y - top) / ZONE_FADE, 0, 1) * np.clip((bottom - y) / ZONE_FADE + 1, 0, 1)
+    half_mouth = 0.5 * abs(head[291, 0] - head[61, 0])
+    upper_lip = (np.clip((half_mouth - np.abs(x - head[T.NOSE_TIP, 0])) / ZONE_FADE + 0.5, 0, 1)
+                 * np.clip((y - head[2, 1]) / ZONE_FADE + 0.5, 0, 1))  # below the base of the nose (2)
+    return band * (1.0 - upper_lip)
+
+
+def _crease_zone(head: np.ndarray) -> np.ndarray:
+    """(T,) 0..1 where creases may show, from rest landmarks (478, 3) in the head frame: the
+    forehead above the brows, and the glabella between the inner brow ends down to the top
+    of the eyes, fading over ZONE_FADE."""
+    tris = T.face_triangles()
+    x, y = head[tris, 0].mean(axis=1), head[tris, 1].mean(axis=1)
+    brows = np.concatenate([T.RIGHT_BROW, T.LEFT_BROW])
+    forehead = np.clip((head[brows, 1].min() - y) / ZONE_FADE + 0.5, 0, 1)
+    inner = np.abs(head[[55, 285], 0] - head[T.NOSE_TIP, 0]).mean()
+    eyes_top = head[regions.EYELIDS, 1].min()
+    glabella = (np.clip((inner - np.abs(x - head[T.NOSE_TIP, 0])) / ZONE_FADE + 0.5, 0, 1)
+                * np.clip((eyes_top - y) / ZONE_FADE + 0.5, 0, 1))
+    return np.maximum(forehead, glabella)

@@ -161,6 +161,18 @@ def _brow_down_moves(b: _Builder, brow: np.ndarray, sign: float) -> np.ndarray:
     return np.column_stack([-sign * 0.4 * drop * inner, drop, np.zeros(len(brow))])
 
 
+def _brow_inner_up_moves(b: _Builder, brows: np.ndarray, inner: np.ndarray) -> np.ndarray:
+    """(K, 3) AU1 moves of both brows' vertices: the inner ends rise most and draw a little
+    towards each other, the rise fading quadratically to nothing at the outer ends, so the
+    brows slant (sadness's oblique brows) instead of lifting as a block; AU2 lifts the outer
+    ends. The mean rise of the inner halves is the calibrated amplitude."""
+    reach = np.abs(b.s[brows, 0] - b.nose_x)
+    share = np.clip(1.0 - (reach - reach.min()) / np.ptp(reach), 0.0, 1.0) ** 2
+    rise = share * b.a["browInnerUp"] / share[np.isin(brows, inner)].mean()
+    towards_nose = -np.sign(b.s[brows, 0] - b.nose_x) * 0.25 * rise * share
+    return np.column_stack([towards_nose, -rise, np.zeros(len(brows))])
+
+
 def _eye_fields(b: _Builder, side: str, sign: float) -> dict[str, np.ndarray]:
     inward = -sign  # towards the nose in x
     return {
@@ -238,7 +250,7 @@ def _central_fields(b: _Builder) -> dict[str, np.ndarray]:
         "mouthShrugLower": b.spread(np.concatenate([_LOWER_LIP, [T.CHIN, 18, 200]]), (0, -0.02, -0.005), 0.05,
                                          b.below_mouth()),
         "mouthShrugUpper": b.spread(_UPPER_LIP, (0, -0.012, -0.004), 0.03, b.above_mouth()),
-        "browInnerUp": b.spread(inner, (0, -a["browInnerUp"], 0), 0.05, b.above_mouth()),
+        "browInnerUp": b.spread(brows, _brow_inner_up_moves(b, brows, inner), 0.05, b.above_mouth()),
         "cheekPuff": b.spread(cheeks, puff, 0.07),
         # The mesh has no tongue: a little jaw drop and a forward lower lip stand for it.
         "tongueOut": 0.25 * jaw + b.spread(_LOWER_LIP, (0, 0.01, -0.015), 0.03, b.below_mouth()),

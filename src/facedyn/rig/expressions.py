@@ -42,9 +42,10 @@ EXPRESSIONS: dict[str, dict[str, float]] = {
     # AU1 + AU4 + AU15 (+ AU17, AU43 lids a little heavy)
     "sad": {"browInnerUp": 1.8, **_both("browDown", 0.8), **_both("mouthFrown", 1.8), "mouthShrugLower": 1.2,
             "mouthRollLower": 0.3, **_both("eyeSquint", 0.4), **_both("eyeBlink", 0.25)},
-    # AU4 + AU5 + AU7 + AU23/24 (+ AU9, AU17)
-    "angry": {**_both("browDown", 2.0), **_both("eyeWide", 0.4), **_both("eyeSquint", 0.9), **_both("mouthPress", 1.5),
-              **_both("noseSneer", 1.2), "mouthShrugLower": 1.0, **_both("mouthFrown", 0.8)},
+    # AU4 + AU5 + AU7 + AU10 + AU23 + AU25/26 (+ AU9): the open-mouthed EMFACS anger, glaring
+    # with the upper teeth bared; noseSneer stays at 1.2, above that it folds the nose wing
+    "angry": {**_both("browDown", 2.0), **_both("eyeWide", 0.8), **_both("eyeSquint", 0.9), **_both("mouthPress", 1.0),
+              **_both("noseSneer", 1.2), **_both("mouthUpperUp", 0.6), "jawOpen": 1.2},
     # AU9 + AU15 + AU16 (+ AU10, AU4, AU6)
     "disgust": {**_both("noseSneer", 1.6), **_both("mouthUpperUp", 1.0), **_both("mouthFrown", 0.8),
                 **_both("mouthLowerDown", 0.4), **_both("browDown", 0.8), **_both("cheekSquint", 0.6)},
