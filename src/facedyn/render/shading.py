@@ -36,27 +36,30 @@ class FoldShader:
     Args:
         source_head: (478, 3) float source landmarks in its pose-free head frame.
         source_px: (478, 2+) the same landmarks in the pixels of the image the warp samples.
-        skin: (3,) float mean RGB of the source's skin; the shadow keeps its hue (a warm shadow
+        skin_rgb: (3,) float mean RGB of the source's skin; the shadow keeps its hue (a warm shadow
             on warm skin, a grey one on a black-and-white photo).
         strength: 0 (off) .. 1 (full DEPTH).
     """
 
-    def __init__(self, source_head: np.ndarray, source_px: np.ndarray, skin: np.ndarray,
+    def __init__(self, source_head: np.ndarray, source_px: np.ndarray, skin_rgb: np.ndarray,
                  strength: float = 1.0) -> None:
-        tris = T.face_triangles()
-        self._rest = signed_areas(source_head)
+        skin = sizable(signed_areas(source_head))
         self._rest_normals = _normals(source_head)
-        self._weight = np.where(sizable(self._rest), _shadow_zone(source_head), 0.0)
-        self._crease_weight = np.where(sizable(self._rest), _crease_zone(source_head), 0.0)
-        edges = source_head[tris[:, 1:], :2] - source_head[tris[:, :1], :2]  # (T, 2, 2) rows are edges
+        self._weight = np.where(skin, _shadow_zone(source_head), 0.0)
+        crease_weight = np.where(skin, _crease_zone(source_head), 0.0)
+        self._creased = np.flatnonzero(crease_weight > 0)  # only these can crease: the per-frame SVD skips the rest
+        self._crease_weight = crease_weight[self._creased]
+        tris = T.face_triangles()[self._creased]
+        edges = source_head[tris[:, 1:], :2] - source_head[tris[:, :1], :2]  # (K, 2, 2) rows are edges
         self._rest_inverse = np.linalg.pinv(edges)
-        # Pixel -> head frame, for laying creases out on the skin; the origin between the brows
-        # centres the glabella's pair of creases on the midline.
+        # Pixel -> head frame, for laying creases out on the skin, with the origin between the
+        # brows so that the glabella's pair of creases is centred on the midline.
         design = np.column_stack([source_px[:, :2], np.ones(len(source_px))])
-        self._px_to_head = np.linalg.lstsq(design, source_head[:, :2], rcond=None)[0]
-        self._origin = source_head[[55, 285], :2].mean(axis=0)
+        to_head = np.linalg.lstsq(design, source_head[:, :2], rcond=None)[0]
+        self._px_linear = to_head[:2].astype(np.float32)
+        self._px_offset = (to_head[2] - source_head[[55, 285], :2].mean(axis=0)).astype(np.float32)
         self.strength = strength
-        tint = np.sqrt(np.mean(skin) / np.maximum(skin, 1.0))  # darken the weaker channels more
+        tint = np.sqrt(np.mean(skin_rgb) / np.maximum(skin_rgb, 1.0))  # darken the weaker channels more
         self._tint = (tint / tint[1]).astype(np.float32)  # DEPTH is the green channel's
 
     def compression(self, target_head: np.ndarray) -> np.ndarray:
@@ -73,15 +76,18 @@ class FoldShader:
     def squeeze(self, target_head: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Crease strength (T,) 0..1 and squeeze axis (T, 2) unit vectors in the source head
         frame, per surface triangle, for target landmarks (478, 3) in the head frame."""
-        tris = T.face_triangles()
+        tris = T.face_triangles()[self._creased]
         edges = target_head[tris[:, 1:], :2] - target_head[tris[:, :1], :2]
         # Rows are edges, so the deformation acts from the right: edges_t = edges_r @ M.
         deformation = self._rest_inverse @ edges
         _, stretch, axes_t = np.linalg.svd(np.swapaxes(deformation, 1, 2))
         least = np.where(np.linalg.det(deformation) > 0, stretch[:, 1], 1e-3)  # turned over: fully squeezed
         low, high = CREASE_SQUEEZE
-        amount = np.clip((-np.log(np.clip(least, 1e-3, None)) - low) / (high - low), 0, 1)
-        return self._crease_weight * amount, axes_t[:, 1]
+        amount = np.zeros(len(T.face_triangles()))
+        amount[self._creased] = self._crease_weight * np.clip((-np.log(np.clip(least, 1e-3, None)) - low) / (high - low), 0, 1)
+        axes = np.zeros((len(amount), 2))
+        axes[self._creased] = axes_t[:, 1]
+        return amount, axes
 
     def shade(self, out: np.ndarray, target_px: np.ndarray, target_head: np.ndarray, face_height: float,
               warp: np.ndarray) -> None:
@@ -134,7 +140,7 @@ class FoldShader:
         lined = maps[..., 1] + maps[..., 3] > 1e-3  # the tensor's trace is the blurred crease strength
         xx, xy, yy = maps[lined, 1], maps[lined, 2], maps[lined, 3]
         angle = 0.5 * np.arctan2(2 * xy, xx - yy)
-        head = warp[lined] @ self._px_to_head[:2].astype(np.float32) + (self._px_to_head[2] - self._origin).astype(np.float32)
+        head = warp[lined] @ self._px_linear + self._px_offset
         along = head[:, 0] * np.cos(angle) + head[:, 1] * np.sin(angle)
         # Offset by half a spacing: the glabella's two creases sit either side of the midline.
         profile = (0.5 + 0.5 * np.cos(2 * np.pi * (along / CREASE_SPACING + 0.5))) ** CREASE_SHARPNESS
@@ -148,14 +154,19 @@ def _normals(head: np.ndarray) -> np.ndarray:
     return np.cross(head[tris[:, 1]] - head[tris[:, 0]], head[tris[:, 2]] - head[tris[:, 0]])
 
 
+def _triangle_centres(head: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """x and y (T,) of the surface triangles' centres of `head` (478, 3)."""
+    centres = head[T.face_triangles(), :2].mean(axis=1)
+    return centres[:, 0], centres[:, 1]
+
+
 def _shadow_zone(head: np.ndarray) -> np.ndarray:
     """(T,) 0..1 where the soft shadow may show, from rest landmarks (478, 3) in the head
     frame: the band from the brow tops to the mouth corners, less the skin between the nose
     and the upper lip (a raised upper lip squeezes it, but a shadow there reads as a
     moustache), each edge fading over ZONE_FADE."""
-    tris = T.face_triangles()
-    x, y = head[tris, 0].mean(axis=1), head[tris, 1].mean(axis=1)
-    top = head[np.concatenate([T.RIGHT_BROW, T.LEFT_BROW]), 1].min()
+    x, y = _triangle_centres(head)
+    top = head[regions.BROWS, 1].min()
     bottom = head[[61, 291], 1].mean()
     band = np.clip((y - top) / ZONE_FADE, 0, 1) * np.clip((bottom - y) / ZONE_FADE + 1, 0, 1)
     half_mouth = 0.5 * abs(head[291, 0] - head[61, 0])
@@ -168,10 +179,8 @@ def _crease_zone(head: np.ndarray) -> np.ndarray:
     """(T,) 0..1 where creases may show, from rest landmarks (478, 3) in the head frame: the
     forehead above the brows, and the glabella between the inner brow ends down to the top
     of the eyes, fading over ZONE_FADE."""
-    tris = T.face_triangles()
-    x, y = head[tris, 0].mean(axis=1), head[tris, 1].mean(axis=1)
-    brows = np.concatenate([T.RIGHT_BROW, T.LEFT_BROW])
-    forehead = np.clip((head[brows, 1].min() - y) / ZONE_FADE + 0.5, 0, 1)
+    x, y = _triangle_centres(head)
+    forehead = np.clip((head[regions.BROWS, 1].min() - y) / ZONE_FADE + 0.5, 0, 1)
     inner = np.abs(head[[55, 285], 0] - head[T.NOSE_TIP, 0]).mean()
     eyes_top = head[regions.EYELIDS, 1].min()
     glabella = (np.clip((inner - np.abs(x - head[T.NOSE_TIP, 0])) / ZONE_FADE + 0.5, 0, 1)
