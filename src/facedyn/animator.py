@@ -14,7 +14,8 @@ import numpy as np
 from facedyn.dynamics import FaceDynamics, Motion, dynamics_from_landmarks
 from facedyn.errors import InputError, NoFaceError
 from facedyn.geometry.retarget import RetargetConfig, Retargeter
-from facedyn.io import VideoWriter, load_image
+from facedyn.io import VIDEO_SUFFIXES, VideoWriter, fit_scale, load_image
+from facedyn.io.files import check_output
 from facedyn.render import RenderConfig, Renderer, SourceLayers, prepare_layers
 from facedyn.render.layers import selfie_segmenter
 from facedyn.tracking import FaceTracker
@@ -23,6 +24,7 @@ from facedyn.tracking import topology as T
 log = logging.getLogger(__name__)
 
 MIN_FACE_PIXELS = 40  # smaller faces have too little detail to animate
+OUTPUT_SIZE = 2048  # default cap on the output video's long side: plays everywhere, costs what it shows
 
 Progress = Callable[[int, int | None], None]  # (frames done, total or None)
 
@@ -32,24 +34,35 @@ class AnimatorConfig:
     """Options of an Animator."""
 
     size: int = 512  # working resolution: the face crop's longer side in pixels, 128..2048
+    # The output video's long side at most, in pixels (64..16384); None: the photo's own size.
+    # Either way the output stays within H.264 level 5.2, the largest that browsers play.
+    output_size: int | None = OUTPUT_SIZE
     retarget: RetargetConfig = field(default_factory=RetargetConfig)
     render: RenderConfig = field(default_factory=RenderConfig)
     side_by_side: bool = False  # write driving | source | result
 
     def __post_init__(self) -> None:
-        if not 128 <= self.size <= 2048:
-            raise InputError(f"size must be in 128..2048, got {self.size}")
+        if isinstance(self.size, bool) or not isinstance(self.size, int) or not 128 <= self.size <= 2048:
+            raise InputError(f"size must be a whole number in 128..2048, got {self.size!r}")
+        if self.output_size is not None and (isinstance(self.output_size, bool) or not isinstance(self.output_size, int)
+                                             or not 64 <= self.output_size <= 16384):
+            raise InputError(f"output size must be a whole number in 64..16384 or None (full), got {self.output_size!r}")
 
 
 @dataclass(frozen=True)
 class Source:
-    """A prepared source photo: its layers and its face's own dynamics."""
+    """A prepared source photo: its layers and its face's own dynamics.
+
+    photo_size: (height, width) of the photo as loaded; `layers.photo` is smaller when the
+        output cannot show more (AnimatorConfig.output_size).
+    """
 
     path: Path | None
     layers: SourceLayers
     dynamics: FaceDynamics
     face_count: int
     face_index: int
+    photo_size: tuple[int, int]
 
 
 class Animator:
@@ -98,9 +111,21 @@ class Animator:
             raise NoFaceError(
                 f"the face in {name} is only {size:.0f} pixels; use a photo with a face of at least {MIN_FACE_PIXELS}"
             )
-        layers = prepare_layers(image, landmarks, self.config.size, self._segmenter)
+        photo, landmarks = self._fit_to_output(image, landmarks)
+        layers = prepare_layers(photo, landmarks, self.config.size, self._segmenter)
         dynamics, _ = dynamics_from_landmarks(layers.landmarks)
-        return Source(path, layers, dynamics, len(boxes), index)
+        return Source(path, layers, dynamics, len(boxes), index, image.shape[:2])
+
+    def _fit_to_output(self, image: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The photo downscaled to the output's cap (pasted back, nothing larger is ever shown),
+        with its landmarks; the face was found at full resolution."""
+        cap = self.config.output_size
+        h, w = image.shape[:2]
+        if not self.config.render.paste_back or cap is None or max(h, w) <= cap:
+            return image, landmarks
+        f = cap / max(h, w)
+        small = cv2.resize(image, (max(2, round(w * f)), max(2, round(h * f))), interpolation=cv2.INTER_AREA)
+        return small, landmarks * f
 
     @staticmethod
     def _pick_face(boxes, face: int | None, name: str) -> int:
@@ -139,12 +164,27 @@ class Animator:
 
 
 class Animation:
-    """A lazy animation: iterate for (H, W, 3) uint8 RGB frames, or `save()` a video."""
+    """A lazy animation: iterate for (H, W, 3) uint8 RGB frames, or `save()` a video.
+
+    The frame size is planned once: the photo (or working crop), side by side with the
+    driving frame and the source when asked, scaled down to AnimatorConfig.output_size and
+    to what H.264 level 5.2 allows at this frame rate (with a notice when it was reduced).
+    """
 
     def __init__(self, source: Source, motion: Motion, config: AnimatorConfig) -> None:
         self.source, self.motion, self.config = source, motion, config
         self.retargeter = Retargeter(source.layers.landmarks, motion.reference, config.retarget)
-        self.renderer = Renderer(source.layers, config.render)
+        base = source.layers.photo if config.render.paste_back else source.layers.image
+        panels = [motion.frame_size] if config.side_by_side and motion.frame_size else []
+        panels += [base.shape[:2]] if config.side_by_side else []
+        height, width = base.shape[:2]
+        scale = fit_scale(_side_by_side_width(height, width, panels), height, float(motion.fps), config.output_size)
+        self.renderer = Renderer(source.layers, config.render, scale)
+        height = self.renderer.output_size[0]
+        self._panel_widths = [max(2, round(pw * height / ph)) for ph, pw in panels]
+        self._source_panel = (cv2.resize(base, (self._panel_widths[-1], height), interpolation=cv2.INTER_AREA)
+                              if config.side_by_side else None)
+        self._say_if_reduced(panels)
 
     @property
     def fps(self) -> Fraction:
@@ -154,44 +194,70 @@ class Animation:
     def frame_count(self) -> int | None:
         return self.motion.frame_count
 
+    @property
+    def frame_size(self) -> tuple[int, int]:
+        """(height, width) of the frames, before padding to even sides for the video."""
+        height, width = self.renderer.output_size
+        return height, width + sum(self._panel_widths)
+
+    def _say_if_reduced(self, panels: list[tuple[int, int]]) -> None:
+        full_h, full_w = self.source.photo_size if self.config.render.paste_back else self.source.layers.image.shape[:2]
+        full = (full_h, _side_by_side_width(full_h, full_w, panels))
+        got = self.frame_size
+        if got[0] >= full[0] - 1:
+            return
+        cap = self.config.output_size
+        why = (f"the long side is capped at {cap} pixels (output_size, --output-size N or full)"
+               if cap is not None and max(full) > cap else f"the largest H.264 level 5.2 allows at {float(self.fps):g} fps")
+        log.warning("the video is %dx%d instead of %dx%d: %s", got[1], got[0], full[1], full[0], why)
+
     def __iter__(self) -> Iterator[np.ndarray]:
         for frame in self.motion.frames:
             target, pose = self.retargeter(frame.dynamics)
             out = self.renderer.render(target, pose, frame.image, frame.landmarks)
             if self.config.side_by_side:
-                out = side_by_side(frame.image, self.source.layers.photo if self.config.render.paste_back
-                                   else self.source.layers.image, out)
+                out = self._side_by_side(frame.image, out)
             yield out
         if self.motion.missing_frames:
             log.warning("no face found in %d driving frame(s); they were filled from their neighbours",
                         len(self.motion.missing_frames))
 
+    def _side_by_side(self, driving: np.ndarray | None, result: np.ndarray) -> np.ndarray:
+        """driving | source | result, each at the result's height (the driving panel at a width
+        fixed once, so a video whose frame size changes cannot change the output's)."""
+        panels = [self._source_panel]
+        if driving is not None and len(self._panel_widths) == 2:
+            size = (self._panel_widths[0], result.shape[0])
+            panels.insert(0, cv2.resize(driving, size, interpolation=cv2.INTER_AREA))
+        return np.concatenate([*panels, result], axis=1)
+
     def save(self, path: str | Path, audio: bool = True, progress: Progress | None = None) -> Path:
-        """Render every frame into an H.264 MP4 (atomically), with the driver's audio.
+        """Render every frame into a video (atomically), with the driver's audio.
 
         Args:
-            path: output .mp4 path; its folder must exist.
-            audio: copy the driving video's audio stream (when it has one).
+            path: the output: .mp4, .mov or .mkv (H.264) or .webm (VP9); its folder must
+                exist, and it may not be one of the inputs.
+            audio: include the driving video's audio (when it has one), copied when the
+                output can hold it as it is, else transcoded.
             progress: called as progress(done, total) after each frame.
 
         Raises:
-            InputError: the output folder is missing.
+            InputError: a bad output path (checked before any frame is drawn).
+            OutputError: the video cannot be written (disk full, permission denied).
         """
+        path = check_output(path, VIDEO_SUFFIXES, (self.source.path, *self.motion.inputs))
         audio_from = self.motion.audio_from if audio else None
         with VideoWriter(path, self.fps, audio_from=audio_from) as writer:
             for done, frame in enumerate(self, start=1):
                 writer.write(frame)
                 if progress is not None:
                     progress(done, self.frame_count)
-        return Path(path)
+        return path
 
 
-def side_by_side(driving: np.ndarray | None, source: np.ndarray, result: np.ndarray) -> np.ndarray:
-    """driving | source | result, each scaled to the result's height."""
-    h = result.shape[0]
-    panels = [p for p in (driving, source) if p is not None]
-    scaled = [cv2.resize(p, (max(2, round(p.shape[1] * h / p.shape[0])), h), interpolation=cv2.INTER_AREA) for p in panels]
-    return np.concatenate([*scaled, result], axis=1)
+def _side_by_side_width(height: int, width: int, panels: list[tuple[int, int]]) -> int:
+    """Width of a result of height x width with `panels` ((h, w) each) scaled to its height beside it."""
+    return width + sum(max(2, round(pw * height / ph)) for ph, pw in panels)
 
 
 def _check_array(image: np.ndarray) -> np.ndarray:

@@ -1,31 +1,86 @@
-"""The facedyn command line: a thin layer over the public API."""
+"""The facedyn command line: a thin layer over the public API.
+
+Every failure is one line on stderr, `facedyn: error: ...`: bad input and usage exit 2, an
+interruption 130 (SIGINT) or 128 + the signal (SIGTERM, SIGHUP), a bug 1. Outputs are
+checked before any slow work and written atomically, so nothing is left half-written.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 
 import click
 
 from facedyn import drivers
-from facedyn.animator import Animator, AnimatorConfig
-from facedyn.errors import FacedynError
+from facedyn.animator import OUTPUT_SIZE, Animator, AnimatorConfig
+from facedyn.drivers.motion_file import MOTION_SUFFIXES
+from facedyn.errors import FacedynError, InputError
 from facedyn.geometry.retarget import RetargetConfig
+from facedyn.io import VIDEO_SUFFIXES, check_image
+from facedyn.io.files import check_output, os_error_reason
 from facedyn.render import RenderConfig
+from facedyn.tracking.facemesh import silence_native_logs
 
 EXIT_BAD_INPUT = 2
+EXIT_BUG = 1
+EXIT_INTERRUPTED = 130
 
 
-def _reference(value: str) -> str | int:
-    if value in ("first", "auto"):
-        return value
-    try:
-        return int(value)
-    except ValueError:
-        raise click.BadParameter("use 'first', 'auto' or a frame index") from None
+class Stopped(BaseException):
+    """SIGTERM or SIGHUP arrived: unwinds like Ctrl-C, so every temp file is removed on the way."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _stop(signum: int, _frame) -> None:
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)  # let the clean-up finish
+    raise Stopped(signum)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _fail(message: str, code: int = EXIT_BAD_INPUT):
+    click.echo(f"facedyn: error: {_one_line(message)}", err=True)
+    sys.exit(code)
+
+
+class FacedynGroup(click.Group):
+    """click's group, with every failure (click's usage errors included) as one line."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.UsageError as exc:
+            where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+            _fail(exc.format_message() + where)
+        except click.ClickException as exc:
+            _fail(exc.format_message())
+        except FacedynError as exc:
+            _fail(str(exc))
+        except (click.Abort, KeyboardInterrupt):
+            _fail("interrupted; nothing was written", EXIT_INTERRUPTED)
+        except Stopped as exc:
+            _fail(f"stopped by {signal.Signals(exc.signum).name}; nothing was written", 128 + exc.signum)
+        except MemoryError:
+            _fail("not enough memory for this input; try a smaller photo, --size or --output-size")
+        except OSError as exc:
+            where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
+            _fail(f"{os_error_reason(exc)}{where}")
+        except Exception as exc:
+            if os.environ.get("FACEDYN_DEBUG") == "1":
+                raise
+            _fail(f"internal error ({type(exc).__name__}: {exc}); this is a bug, please report it "
+                  "(FACEDYN_DEBUG=1 shows the traceback)", EXIT_BUG)
+        sys.exit(code if isinstance(code, int) else 0)
 
 
 def _scale(name: str) -> click.Option:
@@ -33,21 +88,25 @@ def _scale(name: str) -> click.Option:
                         help=f"multiplier for {name.replace('-', ' ')} (0..3)")
 
 
-def silence_native_logs() -> None:
-    """MediaPipe's C++ code writes internal warnings straight to file descriptor 2. Point that
-    at /dev/null and keep Python's sys.stderr (errors, notices, progress) on the real stderr.
-    Set FACEDYN_NATIVE_LOGS=1 to see them."""
-    if os.environ.get("FACEDYN_NATIVE_LOGS") == "1":
-        return
-    try:
-        sys.stderr.flush()
-        real = os.dup(2)
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 2)
-        os.close(devnull)
-    except OSError:
-        return
-    sys.stderr = os.fdopen(real, "w", buffering=1)
+class _OutputSize(click.ParamType):
+    name = "N|full"
+
+    def convert(self, value, param, ctx):
+        if value is None or isinstance(value, int) or str(value).lower() == "full":
+            return None if value is None or str(value).lower() == "full" else value
+        try:
+            size = int(value)
+        except ValueError:
+            size = 0
+        if not 64 <= size <= 16384:
+            self.fail(f"{value!r} is neither 'full' nor a size in 64..16384 pixels", param, ctx)
+        return size
+
+
+def _output_size_option(func):
+    return click.option("--output-size", type=_OutputSize(), default=str(OUTPUT_SIZE), show_default=True,
+                        help="the video's long side at most (pixels), or 'full' for the photo's own size; "
+                             "always within H.264 level 5.2")(func)
 
 
 class _Bar:
@@ -80,30 +139,14 @@ def _posed(driver, yaw: str, pitch: str, roll: str):
     return drivers.with_pose(driver, yaw, pitch, roll)
 
 
-def _fail(message: str) -> None:
-    click.echo(f"facedyn: error: {message}", err=True)
-    sys.exit(EXIT_BAD_INPUT)
+def _check_video_run(output: Path, photo: Path | None, *inputs: Path | None) -> None:
+    """What a video run can check in well under a second, before any model is loaded."""
+    check_output(output, VIDEO_SUFFIXES, (photo, *inputs))
+    if photo is not None:
+        check_image(photo)
 
 
-@contextmanager
-def _one_line_errors():
-    """Bad input becomes one line on stderr and exit code 2."""
-    try:
-        yield
-    except FacedynError as exc:
-        _fail(str(exc))
-
-
-def _seconds(text: str, fps: float) -> float:
-    """"2s", "2" (seconds) or "50f" (frames) -> seconds."""
-    text = text.strip().lower()
-    try:
-        return float(text[:-1]) / fps if text.endswith("f") else float(text.removesuffix("s"))
-    except ValueError:
-        _fail(f"--duration must look like 2s, 2.5 or 50f, got {text!r}")
-
-
-@click.group()
+@click.group(cls=FacedynGroup)
 @click.version_option(package_name="facedyn")
 @click.option("-q", "--quiet", is_flag=True, help="print errors only")
 def main(quiet: bool) -> None:
@@ -116,7 +159,8 @@ def main(quiet: bool) -> None:
 @click.option("--driving", type=click.Path(path_type=Path), default=None, help="driving video")
 @click.option("--motion", "motion_file", type=click.Path(path_type=Path), default=None,
               help="motion file instead of a video: facedyn .json/.csv (from `facedyn track`) or an ARKit CSV")
-@click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="output .mp4")
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
+              help="output video: .mp4, .mov, .mkv (H.264) or .webm (VP9)")
 @click.option("--mode", type=click.Choice(["relative", "absolute"]), default="relative", show_default=True,
               help="relative: only the driver's changes transfer; absolute: copy its head rotation and eye/mouth opening")
 @click.option("--reference", default="first", show_default=True,
@@ -126,28 +170,30 @@ def main(quiet: bool) -> None:
 @_scale("eyes")
 @_scale("brows")
 @_scale("mouth")
-@click.option("--face", type=int, default=None, help="which face in a photo with several (0 = leftmost); default: the largest")
+@click.option("--face", type=click.IntRange(0), default=None,
+              help="which face in a photo with several (0 = leftmost); default: the largest")
 @click.option("--size", type=click.IntRange(128, 2048), default=512, show_default=True, help="working resolution in pixels")
+@_output_size_option
 @click.option("--paste-back/--no-paste-back", default=True, show_default=True, help="write the full photo, or only the face crop")
 @click.option("--side-by-side", is_flag=True, help="write driving | source | result")
 @click.option("--audio", type=click.Choice(["driving", "none"]), default="driving", show_default=True)
 @click.option("--smoothing/--no-smoothing", default=True, show_default=True, help="One-Euro filter on the driving landmarks")
 @_pose_options
 def animate(photo, driving, motion_file, output, mode, reference, pose_scale, expression_scale, eyes, brows, mouth,
-            face, size, paste_back, side_by_side, audio, smoothing, yaw, pitch, roll) -> None:
+            face, size, output_size, paste_back, side_by_side, audio, smoothing, yaw, pitch, roll) -> None:
     """Animate PHOTO with the face motion of a driving video (--driving) or a motion file (--motion)."""
     if (driving is None) == (motion_file is None):
-        _fail("give exactly one of --driving VIDEO or --motion FILE")
+        raise click.UsageError("give exactly one of --driving VIDEO or --motion FILE")
+    _check_video_run(output, photo, driving, motion_file)
+    driver = drivers.video(driving, reference, smoothing) if driving else drivers.motion(motion_file)
     config = AnimatorConfig(
         size=size,
+        output_size=output_size,
         retarget=RetargetConfig(mode, pose_scale, expression_scale, eyes, brows, mouth),
         render=RenderConfig(paste_back=paste_back),
         side_by_side=side_by_side,
     )
-    with _one_line_errors():
-        driver = drivers.video(driving, _reference(reference), smoothing) if driving else drivers.motion(motion_file)
-        driver = _posed(driver, yaw, pitch, roll)
-    _run(photo, driver, output, config, face, audio == "driving" and driving is not None)
+    _run(photo, _posed(driver, yaw, pitch, roll), output, config, face, audio == "driving" and driving is not None)
 
 
 @main.command()
@@ -156,7 +202,9 @@ def animate(photo, driving, motion_file, output, mode, reference, pose_scale, ex
 @click.option("--seconds", type=click.FloatRange(1, 60), default=6.0, show_default=True)
 def demo(output, photo, seconds) -> None:
     """Animate a portrait with a short built-in motion (no media needed)."""
-    output.parent.mkdir(parents=True, exist_ok=True)
+    if output == Path("out/demo.mp4"):
+        output.parent.mkdir(parents=True, exist_ok=True)
+    _check_video_run(output, photo)
     if photo is None:
         from skimage import data
 
@@ -167,7 +215,7 @@ def demo(output, photo, seconds) -> None:
 def _run(photo, driver, output: Path, config: AnimatorConfig, face: int | None, audio: bool) -> None:
     bar = None
     try:
-        with _one_line_errors(), Animator(config) as anim:
+        with Animator(config) as anim:
             source = anim.load_source(photo, face=face)
             animation = anim.animate(source, driver)
             bar = _Bar(output.name)
@@ -182,11 +230,13 @@ def _photo_motion_options(func):
     """What express and imagine share: the photo, output, frame rate, size, face and pose."""
     options = [
         click.argument("photo", type=click.Path(path_type=Path)),
-        click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="output .mp4"),
+        click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
+                     help="output video: .mp4, .mov, .mkv (H.264) or .webm (VP9)"),
         click.option("--fps", type=click.FloatRange(1, 120), default=25.0, show_default=True),
         click.option("--size", type=click.IntRange(128, 2048), default=512, show_default=True,
                      help="working resolution in pixels"),
-        click.option("--face", type=int, default=None, help="which face in a photo with several (0 = leftmost)"),
+        _output_size_option,
+        click.option("--face", type=click.IntRange(0), default=None, help="which face in a photo with several (0 = leftmost)"),
         _pose_options,
     ]
     for option in reversed(options):
@@ -202,29 +252,29 @@ def _photo_motion_options(func):
 @click.option("--intensity", type=click.FloatRange(0, 1.5), default=1.0, show_default=True)
 @click.option("--timeline", default=None, help='several clips instead: "surprise@0-1.2s, smile:0.6@1.5-3s"')
 @click.option("--hold", is_flag=True, help="hold the apex to the end instead of returning to neutral")
-def express(photo, output, label, duration, intensity, timeline, hold, fps, size, face, yaw, pitch, roll) -> None:
+def express(photo, output, label, duration, intensity, timeline, hold, fps, size, output_size, face, yaw, pitch,
+            roll) -> None:
     """Animate PHOTO with an expression label (--expression) or a timeline of them (--timeline)."""
     if (label is None) == (timeline is None):
-        _fail("give exactly one of --expression LABEL or --timeline TEXT")
-    with _one_line_errors():
-        if label is not None:
-            driver = drivers.expression(label, _seconds(duration, fps), intensity, fps, returns=not hold)
-        else:
-            driver = drivers.timeline(timeline, fps, returns=not hold)
-        driver = _posed(driver, yaw, pitch, roll)
-    _run(photo, driver, output, AnimatorConfig(size=size), face, False)
+        raise click.UsageError("give exactly one of --expression LABEL or --timeline TEXT")
+    _check_video_run(output, photo)
+    if label is not None:
+        driver = drivers.expression(label, drivers.parse_duration(duration, fps), intensity, fps, returns=not hold)
+    else:
+        driver = drivers.timeline(timeline, fps, returns=not hold)
+    _run(photo, _posed(driver, yaw, pitch, roll), output, AnimatorConfig(size=size, output_size=output_size), face, False)
 
 
 @main.command()
 @_photo_motion_options
 @click.option("--duration", default="10s", show_default=True, help="length: seconds (10s) or frames (250f)")
-@click.option("--seed", type=int, default=0, show_default=True, help="the same seed gives the same motion")
+@click.option("--seed", type=click.IntRange(0), default=0, show_default=True, help="the same seed gives the same motion")
 @click.option("--style", type=click.Choice(["calm", "lively"]), default="calm", show_default=True)
-def imagine(photo, output, duration, seed, style, fps, size, face, yaw, pitch, roll) -> None:
+def imagine(photo, output, duration, seed, style, fps, size, output_size, face, yaw, pitch, roll) -> None:
     """Animate PHOTO with natural idle motion: head sway, blinks, glances, small expressions."""
-    with _one_line_errors():
-        driver = _posed(drivers.imagine(_seconds(duration, fps), seed, style, fps), yaw, pitch, roll)
-    _run(photo, driver, output, AnimatorConfig(size=size), face, False)
+    _check_video_run(output, photo)
+    driver = drivers.imagine(drivers.parse_duration(duration, fps, least=0.5), seed, style, fps)
+    _run(photo, _posed(driver, yaw, pitch, roll), output, AnimatorConfig(size=size, output_size=output_size), face, False)
 
 
 @main.command()
@@ -235,10 +285,11 @@ def track(video, output, smoothing) -> None:
     """Extract the facial dynamics of VIDEO (pose, 52 blendshapes, gaze) into a motion file."""
     from facedyn.tracking import FaceTracker
 
-    with _one_line_errors():
-        with FaceTracker() as tracker:
-            motion, gaze = drivers.track_video(video, tracker, smoothing)
-        drivers.save_motion(motion, output, gaze)
+    check_output(output, MOTION_SUFFIXES, (video,), kind="motion file")
+    drivers.video(video)  # checks the video now, before the tracker loads
+    with FaceTracker() as tracker:
+        motion, gaze = drivers.track_video(video, tracker, smoothing)
+    drivers.save_motion(motion, output, gaze, inputs=(video,))
     click.echo(f"wrote {output} ({len(motion)} frames at {motion.fps:g} fps)")
 
 
@@ -305,29 +356,35 @@ def _evaluate(opts: dict, videos: Path | None = None, images: Path | None = None
               source_frame: int = 0) -> None:
     from facedyn import eval as ev
 
+    ev.check_installed()
+    if opts["output"].exists() and not opts["output"].is_dir():
+        raise InputError(f"the report folder {opts['output']} is a file; choose a folder")
     quick = QUICK if opts["quick"] else {}
     limit = quick.get("limit")
     options = ev.EvalOptions(source_frame=source_frame, max_frames=opts["max_frames"] or quick.get("max_frames"),
                              identity_frames=quick.get("identity_frames", opts["identity_frames"]))
     workers = opts["workers"] or len(os.sched_getaffinity(0))
-    with _one_line_errors():
-        protocols = {}
-        if videos is not None:
-            clips = ev.find_media(videos, ev.VIDEO_SUFFIXES, limit)
-            protocols["self"] = _with_bar("self-reenactment", "clip", lambda bar: ev.run_self(clips, options, workers, bar))
-        if images is not None and cross_videos is not None:
-            pictures = ev.find_media(images, ev.IMAGE_SUFFIXES, limit)
-            clips = ev.find_media(cross_videos, ev.VIDEO_SUFFIXES, limit)
-            protocols["cross"] = _with_bar("cross-reenactment", "step",
-                                           lambda bar: ev.run_cross(pictures, clips, options, workers, bar))
-        settings = {**vars(options), "quick": opts["quick"], "workers": workers}
-        report = ev.write_report(opts["output"], protocols, settings)
+    clips = ev.find_media(videos, ev.VIDEO_SUFFIXES, limit) if videos is not None else []
+    pictures = ev.find_media(images, ev.IMAGE_SUFFIXES, limit) if images is not None else []
+    cross = ev.find_media(cross_videos, ev.VIDEO_SUFFIXES, limit) if cross_videos is not None else []
+    protocols = {}
+    if clips:
+        protocols["self"] = _with_bar("self-reenactment", "clip", lambda bar: ev.run_self(clips, options, workers, bar))
+    if pictures and cross:
+        protocols["cross"] = _with_bar("cross-reenactment", "step",
+                                       lambda bar: ev.run_cross(pictures, cross, options, workers, bar))
+    settings = {**vars(options), "quick": opts["quick"], "workers": workers}
+    report = ev.write_report(opts["output"], protocols, settings)
     click.echo(f"wrote {report}")
 
 
 def run() -> None:
-    """The console entry point: the CLI with MediaPipe's native log noise hidden."""
+    """The console entry point: the CLI with MediaPipe's native log noise hidden, SIGTERM and
+    SIGHUP unwinding like Ctrl-C, and a file-size limit reported instead of killing the run."""
     silence_native_logs()
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _stop)
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     main()
 
 

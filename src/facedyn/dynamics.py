@@ -91,6 +91,8 @@ class Motion:
     audio_from: a media file whose audio belongs with this motion, or None.
     missing_frames: frames where no face was found and that were filled from neighbours
         (final once `frames` is exhausted).
+    frame_size: (height, width) of the driving frames as displayed, for drivers with pixels.
+    inputs: the files the motion is read from (an output may not overwrite them).
     """
 
     reference: FaceDynamics
@@ -99,3 +101,5 @@ class Motion:
     frame_count: int | None = None
     audio_from: Path | None = None
     missing_frames: list[int] = field(default_factory=list)
+    frame_size: tuple[int, int] | None = None
+    inputs: tuple[Path, ...] = ()

@@ -11,3 +11,7 @@ class InputError(FacedynError):
 
 class NoFaceError(FacedynError):
     """No usable face was found where one is needed."""
+
+
+class OutputError(FacedynError):
+    """An output cannot be written: no space left, no permission, a read-only disk."""

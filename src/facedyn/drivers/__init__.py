@@ -8,20 +8,26 @@ from facedyn.drivers.builtin import DemoDriver
 from facedyn.drivers.expression import expression, timeline
 from facedyn.drivers.imagine import imagine
 from facedyn.drivers.motion_file import load_motion, save_motion, track_video
-from facedyn.drivers.parametric import MotionTrack
+from facedyn.drivers.parametric import MotionTrack, parse_duration
 from facedyn.drivers.pose import with_pose
-from facedyn.drivers.video import TrackedVideoDriver, VideoDriver
+from facedyn.drivers.video import TrackedVideoDriver, VideoDriver, parse_reference
 
 
 def video(path: str | Path, reference: str | int = "first", smoothing: bool = True) -> VideoDriver:
-    """Drive the photo from the face in a video.
+    """Drive the photo from the face in a video. The video is checked now (fast), so a bad
+    one fails before any work.
 
     Args:
-        path: the driving video (any format PyAV/FFmpeg reads).
+        path: the driving video (any format PyAV/FFmpeg reads; a phone's rotation is honoured).
         reference: "first" (default), "auto" (the frame most like the source) or a frame index.
         smoothing: One-Euro filtering of the landmarks against jitter.
+
+    Raises:
+        InputError: a missing, unreadable or empty video, or a bad reference.
     """
-    return VideoDriver(Path(path), reference, smoothing)
+    driver = VideoDriver(Path(path), reference, smoothing)
+    driver.probe()
+    return driver
 
 
 def demo(seconds: float = 6.0, fps: int = 25) -> DemoDriver:
@@ -37,5 +43,6 @@ def motion(path: str | Path) -> MotionTrack:
 
 __all__ = [
     "DemoDriver", "MotionTrack", "TrackedVideoDriver", "VideoDriver", "demo", "expression", "imagine",
-    "load_motion", "motion", "save_motion", "timeline", "track_video", "video", "with_pose",
+    "load_motion", "motion", "parse_duration", "parse_reference", "save_motion", "timeline", "track_video", "video",
+    "with_pose",
 ]

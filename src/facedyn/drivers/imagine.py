@@ -22,10 +22,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from facedyn.drivers.parametric import MotionTrack
+from facedyn.drivers.parametric import MotionTrack, check_fps
 from facedyn.errors import InputError
 from facedyn.rig import BLENDSHAPES
-from facedyn.rig.expressions import envelope, expression_vector
+from facedyn.rig.expressions import MAX_SECONDS, envelope, expression_vector
 
 
 @dataclass(frozen=True)
@@ -47,13 +47,22 @@ STYLES = {
 def imagine(seconds: float = 10.0, seed: int = 0, style: str = "calm", fps: float = 25.0) -> MotionTrack:
     """Natural idle motion; the same seed gives the same motion.
 
+    Args:
+        seconds: length, 0.5..MAX_SECONDS.
+        seed: any whole number >= 0.
+        style: "calm" or "lively".
+        fps: frames per second (1..1000).
+
     Raises:
-        InputError: unknown style or a length out of 0.5..600 s.
+        InputError: unknown style, a negative seed, or a length or fps out of range.
     """
     if style not in STYLES:
         raise InputError(f"unknown style {style!r}; choose calm or lively")
-    if not 0.5 <= seconds <= 600:
-        raise InputError(f"duration must be in 0.5..600 seconds, got {seconds}")
+    if not 0.5 <= seconds <= MAX_SECONDS:
+        raise InputError(f"duration must be in 0.5..{MAX_SECONDS:.0f} seconds, got {seconds}")
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise InputError(f"seed must be a whole number >= 0, got {seed!r}")
+    fps = check_fps(fps)
     st, rng = STYLES[style], np.random.default_rng(seed)
     n = int(round(seconds * fps))
     t = np.arange(n) / fps

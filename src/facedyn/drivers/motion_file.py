@@ -20,15 +20,16 @@ from __future__ import annotations
 import csv
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from facedyn.drivers.parametric import MotionTrack, shared_rig
+from facedyn.drivers.parametric import LIMITS, MAX_FPS, MIN_FPS, MotionTrack, check_fps, shared_rig
 from facedyn.drivers.video import VideoDriver
 from facedyn.errors import InputError
 from facedyn.geometry.pose import rotation_to_angles
-from facedyn.io.files import write_atomic
+from facedyn.io.files import check_output, write_atomic
 from facedyn.rig import BLENDSHAPES
 
 FORMAT, VERSION = "facedyn.motion", 1
@@ -50,14 +51,22 @@ def track_video(path: str | Path, tracker, smoothing: bool = True) -> tuple[Moti
         InputError, NoFaceError: unreadable video, no face.
     """
     motion = VideoDriver(Path(path), "first", smoothing).open(tracker)
-    frames = [f.dynamics for f in motion.frames]
-    shapes = np.array([d.shape for d in frames], dtype=np.float64)
     ref = motion.reference.rotation
-    angles = np.array([rotation_to_angles(d.rotation @ ref.T) for d in frames])
-    coefficients = shared_rig().solve(shapes - np.median(shapes, axis=0))
-    gaze = np.array([d.gaze.ravel() for d in frames])
-    track = MotionTrack(float(motion.fps), coefficients, angles,
-                        np.array([d.translation for d in frames]), np.array([d.scale for d in frames]))
+    n = motion.frame_count or 0
+    shapes = np.empty((n, *motion.reference.shape.shape), np.float32)  # 5.7 KB a frame: the median needs them all
+    poses = []  # yaw, pitch, roll, tx, ty, scale, then gaze (right x, y, left x, y)
+    for k, frame in enumerate(motion.frames):
+        d = frame.dynamics
+        if k == len(shapes):
+            shapes = np.concatenate([shapes, np.empty_like(shapes[:max(1, len(shapes))])])
+        shapes[k] = d.shape
+        poses.append([*rotation_to_angles(d.rotation @ ref.T), *d.translation, d.scale, *d.gaze.ravel()])
+    poses = np.array(poses)
+    shapes = shapes[: len(poses)]
+    rest = np.median(shapes, axis=0)
+    coefficients = np.concatenate([shared_rig().solve(shapes[k: k + 1000] - rest) for k in range(0, len(shapes), 1000)])
+    track = MotionTrack(float(motion.fps), coefficients, poses[:, :3], poses[:, 3:5], poses[:, 5])
+    gaze = poses[:, 6:]
     return track, gaze
 
 
@@ -69,17 +78,21 @@ def _rows(track: MotionTrack, gaze: np.ndarray | None) -> np.ndarray:
     return np.column_stack([np.arange(n) / track.fps, track.angles, translation, scale, gaze, track.coefficients])
 
 
-def save_motion(track: MotionTrack, path: str | Path, gaze: np.ndarray | None = None) -> Path:
+MOTION_SUFFIXES = (".json", ".csv")
+MAX_FILE_BYTES = 256 * 2**20  # a motion file is numbers for a few minutes: larger is not one
+
+
+def save_motion(track: MotionTrack, path: str | Path, gaze: np.ndarray | None = None, inputs: tuple = ()) -> Path:
     """Write a motion file, JSON or CSV by the suffix (atomically).
 
+    Args:
+        inputs: paths the output may not overwrite (the tracked video).
+
     Raises:
-        InputError: a suffix other than .json or .csv, or a missing folder.
+        InputError: a suffix other than .json or .csv, a missing folder, or an input as output.
+        OutputError: the file cannot be written.
     """
-    path = Path(path)
-    if path.suffix.lower() not in (".json", ".csv"):
-        raise InputError(f"motion files end in .json or .csv, got {path.name}")
-    if not path.parent.is_dir():
-        raise InputError(f"output folder does not exist: {path.parent}; create it first")
+    path = check_output(path, MOTION_SUFFIXES, inputs, kind="motion file")
     rows = np.round(_rows(track, gaze), 5)
     if path.suffix.lower() == ".json":
         data = {"format": FORMAT, "version": VERSION, "fps": track.fps, "columns": list(COLUMNS), "frames": rows.tolist()}
@@ -99,46 +112,88 @@ def load_motion(path: str | Path) -> MotionTrack:
     by its Timecode and PascalCase blendshape columns).
 
     Raises:
-        InputError: unreadable or malformed file, with the row and column at fault.
+        InputError: missing, unreadable or malformed file, with the row and column at fault.
     """
     path = Path(path)
+    if not path.exists():
+        raise InputError(f"motion file not found: {path}")
+    if not path.is_file():
+        raise InputError(f"{path} is not a file; give a motion file (.json or .csv)")
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise InputError(f"{path.name} is larger than {MAX_FILE_BYTES // 2**20} MB; it is not a motion file")
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read motion file {path}: {exc}") from None
-    if path.suffix.lower() == ".json":
-        return _from_json(text, path.name)
-    rows = list(csv.reader(text.splitlines()))
-    if not rows:
-        raise InputError(f"{path.name} is empty")
+        raise InputError(f"cannot read motion file {path}: {exc}; motion files are UTF-8 text") from None
+    return replace(parse_motion(text, path.name), path=path)
+
+
+def parse_motion(text: str, name: str = "motion") -> MotionTrack:
+    """Parse the text of a motion file: JSON (it starts with "{"), else CSV.
+
+    Args:
+        text: the file's text.
+        name: the file's name, for messages.
+
+    Raises:
+        InputError: anything malformed, with the row and column at fault; never another error.
+    """
+    if text.lstrip().startswith("{"):
+        return _from_json(text, name)
+    try:
+        rows = list(csv.reader(text.splitlines()))
+    except csv.Error as exc:
+        raise InputError(f"{name} is not a readable CSV file: {exc}") from None
+    filled = [k for k, row in enumerate(rows) if any(cell.strip() for cell in row)]
+    if not filled:
+        raise InputError(f"{name} is empty")
+    rows = rows[filled[0]: filled[-1] + 1]  # blank lines before and after the table are fine
+    first_row = filled[0] + 2  # the file line of the first data row
     header = [h.strip() for h in rows[0]]
     if "Timecode" in header:
-        return _from_arkit(header, rows[1:], path.name)
-    fps = _fps_from_times(_column(header, rows[1:], "time", path.name), path.name)
-    return _from_table(header, rows[1:], fps, path.name)
+        return _from_arkit(header, rows[1:], name, first_row)
+    fps = _fps_from_times(_column(header, rows[1:], "time", name, first_row), name)
+    return _from_table(header, rows[1:], fps, name, first_row)
 
 
 def _from_json(text: str, name: str) -> MotionTrack:
     try:
         data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{name} is not valid JSON: {exc}") from None
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise InputError(f"{name} is not valid JSON: {str(exc)[:200]}") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise InputError(f"{name} is not a facedyn motion file (format must be {FORMAT!r})")
     if data.get("version") != VERSION:
         raise InputError(f"{name} has motion format version {data.get('version')!r}; this facedyn reads version {VERSION}")
-    fps = data.get("fps")
-    if not isinstance(fps, int | float) or fps <= 0:
-        raise InputError(f"{name}: fps must be a positive number, got {fps!r}")
-    return _from_table(list(data.get("columns", [])), data.get("frames", []), float(fps), name)
+    fps, columns, frames = data.get("fps"), data.get("columns"), data.get("frames")
+    if isinstance(fps, bool) or not isinstance(fps, int | float):
+        raise InputError(f"{name}: fps must be a number, got {fps!r}")
+    if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
+        raise InputError(f"{name}: columns must be a list of column names, got {_short(columns)}")
+    if not isinstance(frames, list):
+        raise InputError(f"{name}: frames must be a list of rows, got {_short(frames)}")
+    return _from_table(columns, frames, _checked_fps(fps, name), name, first_row=1)
 
 
-def _from_table(header: list[str], rows: list, fps: float, name: str) -> MotionTrack:
-    table = _numbers(header, rows, name)
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _checked_fps(fps: float, name: str) -> float:
+    try:
+        return check_fps(fps)
+    except InputError as exc:
+        raise InputError(f"{name}: {exc}") from None
+
+
+def _from_table(header: list[str], rows: list, fps: float, name: str, first_row: int = 2) -> MotionTrack:
+    table = _numbers(header, rows, name, first_row)
     col = {h: i for i, h in enumerate(header)}
     missing = [c for c in ("yaw", "pitch", "roll") if c not in col]
     if missing:
         raise InputError(f"{name}: missing column(s) {', '.join(missing)}")
+    _check_ranges(table, header, name, first_row)
     n = len(table)
     coefficients = np.zeros((n, len(BLENDSHAPES)))
     for k, shape in enumerate(BLENDSHAPES):
@@ -150,36 +205,62 @@ def _from_table(header: list[str], rows: list, fps: float, name: str) -> MotionT
     return MotionTrack(fps, np.clip(coefficients, 0, 1), angles, translation, scale)
 
 
+# What a head may do: beyond these the numbers are not a pose (parametric.LIMITS, per column).
+_COLUMN_LIMITS = {"yaw": "angles", "pitch": "angles", "roll": "angles", "tx": "translation", "ty": "translation",
+                  "scale": "scale"}
+
+
+def _check_ranges(table: np.ndarray, header: list[str], name: str, first_row: int) -> None:
+    for c, column in enumerate(header):
+        if column not in _COLUMN_LIMITS:
+            continue
+        lo, hi = LIMITS[_COLUMN_LIMITS[column]]
+        bad = np.flatnonzero((table[:, c] < lo) | (table[:, c] > hi))
+        if len(bad):
+            r = bad[0]
+            raise InputError(f"{name}: row {r + first_row}, column {column!r}: {table[r, c]:g} is outside {lo:g}..{hi:g}")
+
+
 def _numbers(header: list[str], rows: list, name: str, first_row: int = 2) -> np.ndarray:
     """Rows of numbers; the first bad cell raises with its row (file line) and column."""
     if not rows:
         raise InputError(f"{name} has no frames")
     out = np.zeros((len(rows), len(header)))
     for r, row in enumerate(rows):
+        where = f"{name}: row {r + first_row}"
+        if not isinstance(row, list | tuple):
+            raise InputError(f"{where} is not a list of numbers, got {_short(row)}")
         if len(row) != len(header):
-            raise InputError(f"{name}: row {r + first_row} has {len(row)} values, the header has {len(header)} columns")
+            raise InputError(f"{where} has {len(row)} values, the header has {len(header)} columns")
         for c, value in enumerate(row):
             try:
+                if isinstance(value, bool):
+                    raise TypeError
                 out[r, c] = float(value)
-            except (TypeError, ValueError):
-                raise InputError(f"{name}: row {r + first_row}, column {header[c]!r}: expected a number, got {value!r}") from None
+            except (TypeError, ValueError, OverflowError):
+                raise InputError(f"{where}, column {header[c]!r}: expected a number, got {_short(value)}") from None
             if not np.isfinite(out[r, c]):
-                raise InputError(f"{name}: row {r + first_row}, column {header[c]!r}: expected a finite number, got {value!r}")
+                raise InputError(f"{where}, column {header[c]!r}: expected a finite number, got {_short(value)}")
     return out
 
 
-def _column(header: list[str], rows: list, column: str, name: str) -> np.ndarray:
+def _column(header: list[str], rows: list, column: str, name: str, first_row: int) -> np.ndarray:
     if column not in header:
-        raise InputError(f"{name}: missing column {column!r}")
+        raise InputError(f"{name}: missing column {column!r}; is it a facedyn motion CSV (see `facedyn track`)?")
     c = header.index(column)
-    return _numbers([column], [[row[c] if c < len(row) else ""] for row in rows], name)[:, 0]
+    return _numbers([column], [[row[c] if c < len(row) else ""] for row in rows], name, first_row)[:, 0]
 
 
 def _fps_from_times(times: np.ndarray, name: str) -> float:
+    if len(times) < 2:
+        raise InputError(f"{name}: needs at least 2 frames to know its frame rate, has {len(times)}")
     steps = np.diff(times)
-    if len(steps) == 0 or np.median(steps) <= 0:
+    if not np.median(steps) > 0:
         raise InputError(f"{name}: the time column must increase from row to row")
     rate = 1.0 / float(np.median(steps))
+    if not MIN_FPS <= rate <= MAX_FPS:
+        raise InputError(f"{name}: its times give {rate:.3g} frames per second; times are seconds, "
+                         f"{MIN_FPS:g}..{MAX_FPS:g} fps")
     return float(round(rate)) if abs(rate - round(rate)) < 0.005 * rate else round(rate, 3)  # 59.94 from rounding -> 60
 
 
@@ -187,14 +268,15 @@ _TIMECODE = re.compile(r"^(\d+):(\d+):(\d+):(\d+(?:\.\d+)?)$")
 TIMECODE_BASE = 60.0  # Live Link Face counts the frame field on a 60-per-second base
 
 
-def _from_arkit(header: list[str], rows: list, name: str) -> MotionTrack:
+def _from_arkit(header: list[str], rows: list, name: str, first_row: int = 2) -> MotionTrack:
     """Live Link Face CSV: Timecode, BlendShapeCount, 52 PascalCase blendshapes, head and eye
     rotations in radians."""
     times = []
     for r, row in enumerate(rows):
         m = _TIMECODE.match(row[0].strip()) if row else None
         if not m:
-            raise InputError(f"{name}: row {r + 2}, column 'Timecode': expected HH:MM:SS:FF.fff, got {row[0] if row else ''!r}")
+            got = _short(row[0]) if row else "an empty row"
+            raise InputError(f"{name}: row {r + first_row}, column 'Timecode': expected HH:MM:SS:FF.fff, got {got}")
         h, mnt, s, f = (float(g) for g in m.groups())
         times.append(3600 * h + 60 * mnt + s + f / TIMECODE_BASE)
     fps = _fps_from_times(np.array(times), name)
@@ -202,13 +284,15 @@ def _from_arkit(header: list[str], rows: list, name: str) -> MotionTrack:
     wanted = [i for i, h in enumerate(renamed) if h in BLENDSHAPES or h in ("headYaw", "headPitch", "headRoll")]
     if not any(renamed[i] in BLENDSHAPES for i in wanted):
         raise InputError(f"{name}: no ARKit blendshape columns (EyeBlinkLeft, JawOpen, ...)")
-    table = _numbers([header[i] for i in wanted], [[row[i] if i < len(row) else "" for i in wanted] for row in rows], name)
+    table = _numbers([header[i] for i in wanted], [[row[i] if i < len(row) else "" for i in wanted] for row in rows], name,
+                     first_row)
     columns = [renamed[i] for i in wanted]
     col = {h: k for k, h in enumerate(columns)}
     angles = np.zeros((len(rows), 3))
     for k, key in enumerate(("headYaw", "headPitch", "headRoll")):
         if key in col:
             angles[:, k] = np.degrees(table[:, col[key]])
+    _check_ranges(angles, ["yaw", "pitch", "roll"], name, first_row)
     coefficients = np.zeros((len(rows), len(BLENDSHAPES)))
     for k, shape in enumerate(BLENDSHAPES):
         if shape in col:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -16,6 +17,8 @@ from facedyn.geometry.pose import angles_to_rotation
 log = logging.getLogger(__name__)
 
 QUALITY_LIMIT = 25.0  # degrees; beyond this the warp shows hidden parts it cannot see
+MAX_ANGLE = 180.0  # degrees: a larger offset is a typo, not a pose
+MAX_KEY_TIME = 24 * 3600.0  # seconds
 _KEY = re.compile(r"^\s*(?P<t>[0-9.]+)\s*s\s*:\s*(?P<v>[-+]?[0-9.]+)\s*$")
 
 
@@ -37,23 +40,36 @@ class Keyframes:
 def parse_angle(text: str | float, axis: str = "angle") -> Keyframes:
     """"10" (constant) or "0s:0, 1s:15, 2s:-15" (keyframes, times increasing) -> Keyframes.
 
+    Angles are degrees within -180..180; times are seconds.
+
     Raises:
-        InputError: text that is neither, naming the item that is wrong.
+        InputError: text that is neither, naming the item that is wrong, or an angle that is
+            not a finite number within range.
     """
     try:
-        return Keyframes((0.0,), (float(text),))
-    except ValueError:
+        return Keyframes((0.0,), (_degrees(float(text), axis, text),))
+    except (TypeError, ValueError):
         pass
     times, values = [], []
     for k, item in enumerate(str(text).split(","), start=1):
         m = _KEY.match(item)
-        if not m:
-            raise InputError(f"--{axis}: item {k} ({item.strip()!r}) is not TIMEs:DEGREES, e.g. \"0s:0, 1s:15\"")
-        times.append(float(m["t"]))
-        values.append(float(m["v"]))
+        try:
+            time, value = float(m["t"]), float(m["v"])
+        except (TypeError, ValueError):
+            raise InputError(f"--{axis}: item {k} ({item.strip()!r}) is not TIMEs:DEGREES, e.g. \"0s:0, 1s:15\"") from None
+        if time > MAX_KEY_TIME:
+            raise InputError(f"--{axis}: item {k} ({item.strip()!r}) is past {MAX_KEY_TIME:.0f} s")
+        times.append(time)
+        values.append(_degrees(value, axis, m["v"]))
     if any(b <= a for a, b in zip(times, times[1:], strict=False)):
         raise InputError(f"--{axis}: keyframe times must increase, got {times}")
     return Keyframes(tuple(times), tuple(values))
+
+
+def _degrees(value: float, axis: str, text: object) -> float:
+    if not math.isfinite(value) or abs(value) > MAX_ANGLE:
+        raise InputError(f"--{axis}: {str(text).strip()!r} is not an angle in -{MAX_ANGLE:.0f}..{MAX_ANGLE:.0f} degrees")
+    return value
 
 
 @dataclass(frozen=True)

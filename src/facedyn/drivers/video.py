@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections import deque
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -16,8 +18,29 @@ from facedyn.io import VideoInfo, iter_frames, probe_video
 from facedyn.tracking import FaceTracker, OneEuroFilter
 from facedyn.tracking import topology as T
 
+log = logging.getLogger(__name__)
+
 # One-Euro settings for landmarks in face heights: steady at rest, little lag on blinks.
 SMOOTHING = {"min_cutoff": 1.5, "beta": 20.0, "d_cutoff": 1.0}
+
+
+def parse_reference(value: str | int) -> str | int:
+    """"first", "auto" or a frame index (a whole number >= 0, also as text) -> the reference.
+
+    Raises:
+        InputError: anything else.
+    """
+    if value in ("first", "auto"):
+        return value
+    if isinstance(value, bool):
+        value = None
+    try:
+        index = int(value) if isinstance(value, int) or str(value).strip().isdigit() else None
+    except (TypeError, ValueError):
+        index = None
+    if index is None or index < 0:
+        raise InputError(f"--reference must be 'first', 'auto' or a frame index (0, 1, ...), got {value!r}")
+    return index
 
 
 @dataclass(frozen=True)
@@ -28,11 +51,17 @@ class VideoDriver:
     reference: which driving frame means "no change": "first", "auto" (the frame whose pose
         and eye/mouth opening are closest to the source's) or a frame index.
     smoothing: One-Euro filtering of the landmarks against jitter.
+
+    Raises:
+        InputError: a reference that is none of these.
     """
 
     path: Path
     reference: str | int = "first"
     smoothing: bool = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "reference", parse_reference(self.reference))
 
     def open(self, tracker: FaceTracker, source: FaceDynamics | None = None) -> Motion:
         """Start the motion stream; `source` is needed for reference="auto".
@@ -41,10 +70,10 @@ class VideoDriver:
             InputError: the video is missing, corrupt or empty, or the reference is invalid.
             NoFaceError: no face in any frame.
         """
-        info = probe_video(self.path)
+        info = self.probe()
         ref_index = self._reference_index(tracker, source, info)
         missing: list[int] = []
-        stream = self._tracked(tracker, info.fps, missing)
+        stream = self._tracked(tracker, info, missing)
         frames, ref_points = _prefetch_reference(stream, ref_index)
         reference, ref_pose = dynamics_from_landmarks(ref_points)
 
@@ -54,7 +83,23 @@ class VideoDriver:
                 yield DrivingFrame(dyn, image, points)
 
         return Motion(reference, driving_frames(), info.fps, info.frame_count,
-                      self.path if info.has_audio else None, missing)
+                      self.path if info.has_audio else None, missing, (info.height, info.width), (self.path,))
+
+    def probe(self) -> VideoInfo:
+        """Check the video (fast: no full decode) and say when it was cut short.
+
+        Raises:
+            InputError: missing, unreadable, corrupt or empty video, or a reference index
+                past its end.
+        """
+        info = probe_video(self.path)
+        if info.frames_cut_off:
+            log.warning("%s is cut short: %d of its %d frames are missing; using the %d that are there",
+                        self.path.name, info.frames_cut_off, info.header_frames, info.frame_count)
+        if isinstance(self.reference, int) and self.reference >= info.frame_count:
+            raise InputError(f"--reference {self.reference} is past the end of {self.path.name} "
+                             f"({info.frame_count} frames, numbered from 0)")
+        return info
 
     def _reference_index(self, tracker: FaceTracker, source: FaceDynamics | None, info: VideoInfo) -> int:
         if self.reference == "first":
@@ -62,19 +107,30 @@ class VideoDriver:
         if self.reference == "auto":
             if source is None:
                 raise InputError("reference='auto' needs the source face")
-            points = np.array([p for _, p in self._tracked(tracker, float(info.fps), [])])
-            return closest_to_source(points, source)
-        if isinstance(self.reference, int) and 0 <= self.reference < info.frame_count:
-            return self.reference
-        raise InputError(
-            f"reference must be 'first', 'auto' or a frame index below {info.frame_count}, got {self.reference!r}"
-        )
+            return closest_to_source((p for _, p in self._tracked(tracker, info, [])), source)
+        return self.reference
 
-    def _tracked(self, tracker: FaceTracker, fps: float, missing: list[int]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def _tracked(self, tracker: FaceTracker, info: VideoInfo, missing: list[int]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """(frame, landmarks) per frame; gaps filled from neighbours, then smoothed."""
+        first = first_face(tracker, self.path)
         tracker.reset_video()
-        raw = fill_gaps(((f, tracker.track(f)) for f in iter_frames(self.path)), missing, self.path)
-        yield from smooth_landmarks(raw, fps) if self.smoothing else raw
+        tracked = ((f, tracker.track(f)) for f in iter_frames(self.path, info.frame_count))
+        raw = fill_gaps(tracked, missing, self.path, first)
+        yield from smooth_landmarks(raw, float(info.fps)) if self.smoothing else raw
+
+
+def first_face(tracker: FaceTracker, path: Path) -> np.ndarray:
+    """(478, 3) landmarks of the first frame of a video that has a face (usually frame 0).
+
+    Raises:
+        NoFaceError: no frame has a face.
+    """
+    tracker.reset_video()
+    for frame in iter_frames(path):
+        points = tracker.track(frame)
+        if points is not None:
+            return points
+    raise NoFaceError(f"no face found in any frame of {path}; use a video where the face is visible")
 
 
 @dataclass(frozen=True)
@@ -108,7 +164,9 @@ class TrackedVideoDriver:
             for image, points in zip(iter_frames(self.path), self.landmarks, strict=False):
                 yield DrivingFrame(dynamics_from_landmarks(points, ref_pose)[0], image, points)
 
-        return Motion(reference, driving_frames(), self.fps, len(self.landmarks))
+        info = probe_video(self.path)
+        return Motion(reference, driving_frames(), self.fps, len(self.landmarks), frame_size=(info.height, info.width),
+                      inputs=(self.path,))
 
 
 def smooth_landmarks(stream, fps: float) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -120,25 +178,40 @@ def smooth_landmarks(stream, fps: float) -> Iterator[tuple[np.ndarray, np.ndarra
         yield frame, filt(points / unit) * unit
 
 
-def fill_gaps(stream, missing: list[int], path: Path) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Fill frames without landmarks by interpolating their neighbours (held at the ends).
+MAX_HELD_FRAMES = 64  # driving frames held in memory while their face is missing
 
-    Appends the indices of filled frames to `missing`.
+
+def fill_gaps(stream, missing: list[int], path: Path, first: np.ndarray | None = None,
+              max_held: int = MAX_HELD_FRAMES) -> Iterator[tuple[object, np.ndarray]]:
+    """Fill frames without landmarks from their neighbours: interpolated across a gap, held
+    at the ends.
+
+    Memory stays bounded: once `max_held` frames wait in a gap, the oldest are let go holding
+    the last face, so a long gap holds still and then eases over its last `max_held` frames
+    to where the face reappears.
+
+    Args:
+        stream: (frame, (478, 3) landmarks or None) pairs.
+        missing: the indices of filled frames are appended to it.
+        first: the video's first face, which fills a gap at the start (see first_face);
+            without it, frames before the first face are all held in memory.
 
     Raises:
         NoFaceError: no frame has a face.
     """
-    pending: list[np.ndarray] = []
-    last = None
+    pending: deque = deque()
+    last = first
     for index, (frame, points) in enumerate(stream):
         if points is None:
             pending.append(frame)
             missing.append(index)
+            if len(pending) > max_held and last is not None:
+                yield pending.popleft(), last
             continue
         for k, held in enumerate(pending):
             w = (k + 1) / (len(pending) + 1)
             yield held, points if last is None else (1 - w) * last + w * points
-        pending = []
+        pending.clear()
         last = points
         yield frame, points
     if last is None:
@@ -165,14 +238,19 @@ def _prefetch_reference(stream, index: int):
     return rest(), ref_points
 
 
-def closest_to_source(points: np.ndarray, source: FaceDynamics) -> int:
+def closest_to_source(points: Iterable[np.ndarray], source: FaceDynamics) -> int:
     """Index of the driving frame most like the source in pose and eye/mouth opening.
 
     Args:
-        points: (N, 478, 3) driving landmarks.
+        points: (478, 3) driving landmarks per frame, as a sequence or a stream (only the
+            best so far is kept, so a long video costs no memory).
     """
-    angles = np.array([fit_head_pose(p).angles for p in points])
-    cost = np.abs(angles - source.angles).sum(axis=1) / 20.0
-    cost += np.abs(T.eye_opening(points) - T.eye_opening(source.shape)).sum(axis=1) / 0.1
-    cost += np.abs(T.mouth_opening(points) - T.mouth_opening(source.shape)) / 0.1
-    return int(np.argmin(cost))
+    src_eyes, src_mouth = T.eye_opening(source.shape), T.mouth_opening(source.shape)
+    best, best_cost = 0, np.inf
+    for index, p in enumerate(points):
+        cost = np.abs(fit_head_pose(p).angles - source.angles).sum() / 20.0
+        cost += np.abs(T.eye_opening(p) - src_eyes).sum() / 0.1
+        cost += abs(float(T.mouth_opening(p)) - float(src_mouth)) / 0.1
+        if cost < best_cost:
+            best, best_cost = index, cost
+    return best

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from facedyn.errors import InputError
+from facedyn.eval.networks import check_installed
 from facedyn.eval.protocols import METHODS, ClipResult, EvalOptions, run_cross, run_self
 from facedyn.eval.report import METRICS, summarize, write_report
 
@@ -39,6 +40,6 @@ def find_media(folder: str | Path, suffixes: tuple[str, ...], limit: int | None 
 
 
 __all__ = [
-    "IMAGE_SUFFIXES", "METHODS", "METRICS", "VIDEO_SUFFIXES", "ClipResult", "EvalOptions",
+    "IMAGE_SUFFIXES", "METHODS", "METRICS", "VIDEO_SUFFIXES", "ClipResult", "EvalOptions", "check_installed",
     "find_media", "run_cross", "run_self", "summarize", "write_report",
 ]

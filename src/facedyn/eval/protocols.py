@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -19,6 +20,7 @@ from facedyn.eval import metrics
 from facedyn.eval.baselines import LandmarkWarp
 from facedyn.eval.measure import ClipMeasures, Measurer, face_crop, face_crop_box
 from facedyn.io import iter_frames, probe_video
+from facedyn.tracking.facemesh import silence_native_logs
 
 log = logging.getLogger(__name__)
 
@@ -262,25 +264,40 @@ def _mean(values: np.ndarray) -> float:
 # -- running many clips, on every core given ---------------------------------------------------
 
 _worker: dict = {}
+Done = TypeVar("Done")
 
 
 def _init_worker(options: EvalOptions, quiet: bool = True) -> None:
     if quiet:  # worker processes: MediaPipe's native warnings would flood the terminal
-        from facedyn.cli import silence_native_logs
-
         silence_native_logs()
+    _worker.clear()
     _worker["options"] = options
-    _worker["animator"] = Animator(size=options.size)
-    _worker["measurer"] = Measurer(options.identity_frames)
-
-
-def _guard(name: str, job: Callable[[], ClipResult]) -> ClipResult:
-    """Run one clip; a bad input fails that clip only, with its message kept for the report."""
     try:
+        _worker["animator"] = Animator(size=options.size)
+        _worker["measurer"] = Measurer(options.identity_frames)
+    except Exception as exc:  # a pool restarts a worker whose start fails, forever: report it instead
+        _worker["failed"] = f"the evaluation could not start: {exc}"
+
+
+def _close_worker() -> None:
+    for key in ("animator", "measurer"):
+        if key in _worker:
+            _worker.pop(key).close()
+
+
+def _guard(name: str, job: Callable[[], Done]) -> Done | ClipResult:
+    """Run one clip; a bad input, or a failure of this clip alone, fails that clip only, with
+    its message kept for the report (a long evaluation still ends in a report)."""
+    try:
+        if "failed" in _worker:
+            raise InputError(_worker["failed"])
         return job()
     except FacedynError as exc:
         log.warning("%s: %s", name, exc)
         return ClipResult(name, error=str(exc))
+    except Exception as exc:
+        log.warning("%s: internal error: %s: %s", name, type(exc).__name__, exc)
+        return ClipResult(name, error=f"internal error: {type(exc).__name__}: {exc}")
 
 
 def _self_job(path: Path) -> ClipResult:
@@ -289,10 +306,8 @@ def _self_job(path: Path) -> ClipResult:
 
 
 def _driver_job(path: Path) -> DriverClip | str:
-    try:
-        return track_driver(path, _worker["measurer"], _worker["options"])
-    except FacedynError as exc:
-        return str(exc)
+    result = _guard(path.stem, lambda: track_driver(path, _worker["measurer"], _worker["options"]))
+    return result.error if isinstance(result, ClipResult) else result
 
 
 def _cross_job(pair: tuple[Path, DriverClip]) -> ClipResult:
@@ -312,8 +327,7 @@ def _map(job: Callable, items: list, options: EvalOptions, workers: int, progres
         try:
             yield from _counted(map(job, items), len(items), progress)
         finally:
-            _worker.pop("animator").close()
-            _worker.pop("measurer").close()
+            _close_worker()
         return
     import multiprocessing
 

@@ -7,13 +7,34 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
 from facedyn.errors import InputError
 
 log = logging.getLogger(__name__)
 
 MAX_PIXELS = 50_000_000  # larger photos are downscaled (with a notice), not refused
+# Larger photos are refused unless JPEG can decode them at a reduced scale: a full decode
+# would need gigabytes (a 20-byte PNG header can claim 65535 x 65535 pixels).
+MAX_DECODE_PIXELS = 250_000_000
+_HINT = "use a JPEG or PNG photo"
+
+
+def check_image(path: str | Path) -> tuple[int, int]:
+    """Check that a photo exists and is an image, reading only its header (fast).
+
+    Returns:
+        (width, height) as stored (before EXIF orientation).
+
+    Raises:
+        InputError: missing, a folder, unreadable or not an image.
+    """
+    path = _existing(path)
+    try:
+        with Image.open(path) as im:
+            return im.size
+    except Exception as exc:  # Pillow raises many types on bad bytes
+        raise InputError(f"cannot read image {path}: {_reason(exc)}; {_HINT}") from None
 
 
 def load_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
@@ -30,19 +51,46 @@ def load_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
         (H, W, 3) uint8 RGB image, row 0 at the top.
 
     Raises:
-        InputError: the path is missing or not a readable image.
+        InputError: the path is missing, not a readable image, or too large to decode.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"image not found: {path}")
+    path = _existing(path)
     Image.MAX_IMAGE_PIXELS = None  # we downscale huge images ourselves instead of refusing them
     try:
         with Image.open(path) as im:
+            stored = im.size[0] * im.size[1]
+            _reduce_while_decoding(im, max_pixels)
+            w, h = im.size
+            if w * h > MAX_DECODE_PIXELS:
+                raise InputError(f"{path.name} has {w}x{h} pixels, too many to decode; "
+                                 f"downscale it below {MAX_DECODE_PIXELS // 1_000_000} megapixels first")
             im = ImageOps.exif_transpose(im)
             rgb = _to_rgb8(im)
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-        raise InputError(f"cannot read image {path}: {exc}; use a JPEG or PNG photo") from exc
-    return _limit_size(rgb, max_pixels, path)
+    except InputError:
+        raise
+    except Exception as exc:  # Pillow raises many types on bad bytes (OSError, ValueError, SyntaxError, ...)
+        raise InputError(f"cannot read image {path}: {_reason(exc)}; {_HINT}") from None
+    return _limit_size(rgb, max_pixels, path, stored)
+
+
+def _existing(path: str | Path) -> Path:
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"image not found: {path}")
+    if not path.is_file():
+        raise InputError(f"{path} is not a file; give a photo (JPEG, PNG, ...)")
+    return path
+
+
+def _reason(exc: Exception) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _reduce_while_decoding(im: Image.Image, max_pixels: int) -> None:
+    """JPEG can decode at 1/2, 1/4 or 1/8 scale: use it for photos far over `max_pixels`."""
+    w, h = im.size
+    if im.format == "JPEG" and w * h > max_pixels:
+        f = (max_pixels / (w * h)) ** 0.5
+        im.draft("RGB", (max(1, int(w * f)), max(1, int(h * f))))
 
 
 def _to_rgb8(im: Image.Image) -> np.ndarray:
@@ -52,10 +100,10 @@ def _to_rgb8(im: Image.Image) -> np.ndarray:
         gray = np.clip(arr / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
         return np.repeat(gray[..., None], 3, axis=2)
     if im.mode == "F":
-        arr = np.asarray(im, dtype=np.float64)
+        arr = np.nan_to_num(np.asarray(im, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
         arr = (arr - arr.min()) / max(float(np.ptp(arr)), 1e-9)
         return np.repeat((arr * 255 + 0.5).astype(np.uint8)[..., None], 3, axis=2)
-    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+    if im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (im.mode == "P" and "transparency" in im.info):
         rgba = np.asarray(im.convert("RGBA"), dtype=np.float32)
         alpha = rgba[..., 3:] / 255.0
         rgb = rgba[..., :3] * alpha + 255.0 * (1.0 - alpha)
@@ -63,11 +111,13 @@ def _to_rgb8(im: Image.Image) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(im.convert("RGB"), dtype=np.uint8))
 
 
-def _limit_size(rgb: np.ndarray, max_pixels: int, path: Path) -> np.ndarray:
+def _limit_size(rgb: np.ndarray, max_pixels: int, path: Path, stored: int) -> np.ndarray:
     h, w = rgb.shape[:2]
     if h * w <= max_pixels:
+        if stored > max_pixels:
+            log.warning("%s has %.0f megapixels; decoded at %dx%d", path.name, stored / 1e6, w, h)
         return rgb
     f = (max_pixels / (h * w)) ** 0.5
     size = (max(1, int(w * f)), max(1, int(h * f)))
-    log.warning("%s has %.0f megapixels; downscaled to %dx%d", path.name, h * w / 1e6, *size)
+    log.warning("%s has %.0f megapixels; downscaled to %dx%d", path.name, stored / 1e6, *size)
     return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)

@@ -32,22 +32,29 @@ class Renderer:
     Args:
         layers: the prepared source.
         config: drawing options.
+        scale: output pixels per photo pixel (paste-back) or per working pixel (crop), in
+            (0, 1]: below 1 the frame is drawn smaller, and the paste-back work shrinks with it.
+
+    Raises:
+        ValueError: a scale outside (0, 1].
     """
 
-    def __init__(self, layers: SourceLayers, config: RenderConfig = RenderConfig()) -> None:
+    def __init__(self, layers: SourceLayers, config: RenderConfig = RenderConfig(), scale: float = 1.0) -> None:
+        if not 0.0 < scale <= 1.0:
+            raise ValueError(f"scale must be in (0, 1], got {scale}")
         self.layers, self.config = layers, config
         self._source_opening = float(T.mouth_opening(layers.landmarks))
         self._interior = mouth.interior_colours(layers.image, layers.landmarks)
         h, w = layers.image.shape[:2]
         self._working = (h, w)
-        crop = layers.crop
+        self._final = (h, w) if scale == 1.0 else (max(2, round(h * scale)), max(2, round(w * scale)))
         if config.paste_back:
-            patch = layers.photo[crop.y0: crop.y0 + crop.height, crop.x0: crop.x0 + crop.width]
-            self._canvas = np.ascontiguousarray(patch)
-            size = (crop.width, crop.height)
-            self._mask = cv2.resize(layers.mask, size, interpolation=cv2.INTER_LINEAR)
-            self._plate = cv2.resize(layers.plate, size, interpolation=cv2.INTER_LINEAR)
-            self._factor = 1.0 / crop.scale
+            self._photo, (x0, y0, cw, ch) = _scaled_photo(layers.photo, layers.crop, scale)
+            self._box = (x0, y0, cw, ch)
+            self._canvas = np.ascontiguousarray(self._photo[y0: y0 + ch, x0: x0 + cw])
+            self._mask = cv2.resize(layers.mask, (cw, ch), interpolation=cv2.INTER_LINEAR)
+            self._plate = cv2.resize(layers.plate, (cw, ch), interpolation=cv2.INTER_LINEAR)
+            self._factor = scale / layers.crop.scale
         else:
             self._canvas, self._mask, self._plate, self._factor = layers.image, layers.mask, layers.plate, 1.0
         self._rest_head = layers.pose.to_head_frame(layers.landmarks)
@@ -58,8 +65,8 @@ class Renderer:
     def output_size(self) -> tuple[int, int]:
         """(height, width) of the frames `render` returns."""
         if self.config.paste_back:
-            return self.layers.photo.shape[:2]
-        return self._working
+            return self._photo.shape[:2]
+        return self._final
 
     def warp_map(self, target: np.ndarray, pose: HeadPose) -> np.ndarray:
         """(h, w, 2) float32 backward map in working pixels for target landmarks (478, 3)."""
@@ -117,8 +124,22 @@ class Renderer:
 
     def _paste(self, out: np.ndarray) -> np.ndarray:
         if not self.config.paste_back:
-            return out
-        crop = self.layers.crop
-        frame = self.layers.photo.copy()
-        frame[crop.y0: crop.y0 + crop.height, crop.x0: crop.x0 + crop.width] = out
+            if out.shape[:2] == self._final:
+                return out
+            return cv2.resize(out, self._final[::-1], interpolation=cv2.INTER_AREA)
+        x0, y0, cw, ch = self._box
+        frame = self._photo.copy()
+        frame[y0: y0 + ch, x0: x0 + cw] = out
         return frame
+
+
+def _scaled_photo(photo: np.ndarray, crop, scale: float) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """The photo at `scale` and the working crop's box in it: (x0, y0, width, height)."""
+    if scale == 1.0:
+        return photo, (crop.x0, crop.y0, crop.width, crop.height)
+    h, w = photo.shape[:2]
+    sh, sw = max(2, round(h * scale)), max(2, round(w * scale))
+    small = cv2.resize(photo, (sw, sh), interpolation=cv2.INTER_AREA)
+    cw, ch = max(1, min(sw, round(crop.width * scale))), max(1, min(sh, round(crop.height * scale)))
+    x0, y0 = min(round(crop.x0 * scale), sw - cw), min(round(crop.y0 * scale), sh - ch)
+    return small, (x0, y0, cw, ch)

@@ -116,21 +116,30 @@ _CLIP = re.compile(r"^\s*(?P<label>[a-z-]+)\s*(?::\s*(?P<intensity>[0-9.]+))?\s*
                    r"(?P<end>[0-9.]+)\s*s?\s*$")
 
 
+MAX_SECONDS = 600.0  # the longest expression clip or timeline (its frames are held in memory)
+
+
 def parse_timeline(text: str) -> list[Clip]:
-    """Clips from "surprise@0-1.2s, smile:0.6@1.5-3s" (label[:intensity]@start-end, seconds).
+    """Clips from "surprise@0-1.2s, smile:0.6@1.5-3s" (label[:intensity]@start-end, seconds,
+    ending by MAX_SECONDS).
 
     Raises:
-        InputError: a clip that does not parse, names an unknown label or ends before it starts.
+        InputError: a clip that does not parse, names an unknown label, ends before it starts
+            or ends too late.
     """
     clips = []
-    for k, part in enumerate(text.split(","), start=1):
+    for k, part in enumerate(str(text).split(","), start=1):
+        item = f"timeline item {k} ({part.strip()!r})"
         m = _CLIP.match(part)
-        if not m:
-            raise InputError(f"timeline item {k} ({part.strip()!r}) is not label[:intensity]@start-end, e.g. smile:0.6@1.5-3s")
-        clip = Clip(m["label"], float(m["intensity"] or 1.0), float(m["start"]), float(m["end"]))
+        try:
+            clip = Clip(m["label"], float(m["intensity"] or 1.0), float(m["start"]), float(m["end"]))
+        except (TypeError, ValueError):
+            raise InputError(f"{item} is not label[:intensity]@start-end, e.g. smile:0.6@1.5-3s") from None
         expression_vector(clip.label, clip.intensity)  # validates
         if clip.end <= clip.start:
-            raise InputError(f"timeline item {k} ({part.strip()!r}) ends before it starts")
+            raise InputError(f"{item} ends before it starts")
+        if clip.end > MAX_SECONDS:
+            raise InputError(f"{item} ends after {MAX_SECONDS:.0f} s, the longest timeline")
         clips.append(clip)
     return clips
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 
 import cv2
@@ -10,6 +11,24 @@ import numpy as np
 
 from facedyn.errors import NoFaceError
 from facedyn.tracking.topology import face_size
+
+
+def silence_native_logs() -> None:
+    """MediaPipe's C++ code writes internal warnings straight to file descriptor 2. Point that
+    at /dev/null and keep Python's sys.stderr (errors, notices, progress) on the real stderr.
+    For command-line entry points and worker processes only: it changes the process's fd 2.
+    Set FACEDYN_NATIVE_LOGS=1 to see them."""
+    if os.environ.get("FACEDYN_NATIVE_LOGS") == "1":
+        return
+    try:
+        sys.stderr.flush()
+        real = os.dup(2)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+    except OSError:
+        return
+    sys.stderr = os.fdopen(real, "w", buffering=1)
 
 
 def mediapipe_solutions():
