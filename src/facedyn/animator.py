@@ -14,7 +14,7 @@ import numpy as np
 from facedyn.dynamics import FaceDynamics, Motion, dynamics_from_landmarks
 from facedyn.errors import InputError, NoFaceError
 from facedyn.geometry.retarget import RetargetConfig, Retargeter
-from facedyn.io import VIDEO_SUFFIXES, VideoWriter, fit_scale, load_image
+from facedyn.io import VIDEO_SUFFIXES, VideoWriter, fit_scale, fits_h264, load_image
 from facedyn.io.files import check_output
 from facedyn.render import RenderConfig, Renderer, SourceLayers, prepare_layers
 from facedyn.render.layers import selfie_segmenter
@@ -177,10 +177,8 @@ class Animation:
         base = source.layers.photo if config.render.paste_back else source.layers.image
         panels = [motion.frame_size] if config.side_by_side and motion.frame_size else []
         panels += [base.shape[:2]] if config.side_by_side else []
-        height, width = base.shape[:2]
-        scale = fit_scale(_side_by_side_width(height, width, panels), height, float(motion.fps), config.output_size)
-        self.renderer = Renderer(source.layers, config.render, scale)
-        height = self.renderer.output_size[0]
+        height = _output_height(base.shape[:2], panels, float(motion.fps), config.output_size)
+        self.renderer = Renderer(source.layers, config.render, height / base.shape[0])
         self._panel_widths = [max(2, round(pw * height / ph)) for ph, pw in panels]
         self._source_panel = (cv2.resize(base, (self._panel_widths[-1], height), interpolation=cv2.INTER_AREA)
                               if config.side_by_side else None)
@@ -258,6 +256,24 @@ class Animation:
 def _side_by_side_width(height: int, width: int, panels: list[tuple[int, int]]) -> int:
     """Width of a result of height x width with `panels` ((h, w) each) scaled to its height beside it."""
     return width + sum(max(2, round(pw * height / ph)) for ph, pw in panels)
+
+
+def _output_height(size: tuple[int, int], panels: list[tuple[int, int]], fps: float, cap: int | None) -> int:
+    """The tallest output height, at most `size`'s, at which the result of (height, width)
+    `size` with its `panels` beside it, padded to even sides, has its long side within `cap`
+    and fits H.264 level 5.2 (the frame is laid out in whole pixels, so this is checked on
+    the exact composite rather than trusted to a scale factor)."""
+    height, width = size
+
+    def fits(h: int) -> bool:
+        w = _side_by_side_width(h, max(2, round(width * h / height)), panels)
+        h2, w2 = h + h % 2, w + w % 2
+        return fits_h264(w2, h2, fps) and (cap is None or max(w2, h2) <= cap)
+
+    h = min(height, max(2, int(height * fit_scale(_side_by_side_width(height, width, panels), height, fps, cap))))
+    while h > 2 and not fits(h):
+        h -= 1
+    return h
 
 
 def _check_array(image: np.ndarray) -> np.ndarray:

@@ -57,19 +57,20 @@ def load_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     Image.MAX_IMAGE_PIXELS = None  # we downscale huge images ourselves instead of refusing them
     try:
         with Image.open(path) as im:
-            stored = im.size[0] * im.size[1]
+            stored = im.size
             _reduce_while_decoding(im, max_pixels)
             w, h = im.size
             if w * h > MAX_DECODE_PIXELS:
                 raise InputError(f"{path.name} has {w}x{h} pixels, too many to decode; "
                                  f"downscale it below {MAX_DECODE_PIXELS // 1_000_000} megapixels first")
-            im = ImageOps.exif_transpose(im)
+            im.load()
+            ImageOps.exif_transpose(im, in_place=True)  # in place: a 50-megapixel copy is 150 MB
             rgb = _to_rgb8(im)
     except InputError:
         raise
     except Exception as exc:  # Pillow raises many types on bad bytes (OSError, ValueError, SyntaxError, ...)
         raise InputError(f"cannot read image {path}: {_reason(exc)}; {_HINT}") from None
-    return _limit_size(rgb, max_pixels, path, stored)
+    return _fit_pixels(rgb, max_pixels, path.name, stored)
 
 
 def _existing(path: str | Path) -> Path:
@@ -108,16 +109,17 @@ def _to_rgb8(im: Image.Image) -> np.ndarray:
         alpha = rgba[..., 3:] / 255.0
         rgb = rgba[..., :3] * alpha + 255.0 * (1.0 - alpha)
         return np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
-    return np.ascontiguousarray(np.asarray(im.convert("RGB"), dtype=np.uint8))
+    rgb = im if im.mode == "RGB" else im.convert("RGB")
+    return np.asarray(rgb, dtype=np.uint8)  # C-contiguous; read-only, so no 150 MB copy of a huge photo
 
 
-def _limit_size(rgb: np.ndarray, max_pixels: int, path: Path, stored: int) -> np.ndarray:
+def _fit_pixels(rgb: np.ndarray, max_pixels: int, name: str, stored: tuple[int, int]) -> np.ndarray:
+    """`rgb` downscaled to at most `max_pixels`, with a notice when the stored photo was larger."""
     h, w = rgb.shape[:2]
-    if h * w <= max_pixels:
-        if stored > max_pixels:
-            log.warning("%s has %.0f megapixels; decoded at %dx%d", path.name, stored / 1e6, w, h)
-        return rgb
-    f = (max_pixels / (h * w)) ** 0.5
-    size = (max(1, int(w * f)), max(1, int(h * f)))
-    log.warning("%s has %.0f megapixels; downscaled to %dx%d", path.name, stored / 1e6, *size)
-    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+    if h * w > max_pixels:
+        f = (max_pixels / (h * w)) ** 0.5
+        rgb = cv2.resize(rgb, (max(1, int(w * f)), max(1, int(h * f))), interpolation=cv2.INTER_AREA)
+    if stored[0] * stored[1] > max_pixels:
+        log.warning("%s has %.0f megapixels; downscaled to %dx%d", name, stored[0] * stored[1] / 1e6,
+                    rgb.shape[1], rgb.shape[0])
+    return rgb
