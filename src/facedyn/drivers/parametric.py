@@ -59,7 +59,7 @@ def check_fps(fps: float) -> float:
     """
     try:
         value = float(fps)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise InputError(f"fps must be a number, got {fps!r}") from None
     if isinstance(fps, bool) or not MIN_FPS <= value <= MAX_FPS:
         raise InputError(f"fps must be in {MIN_FPS:g}..{MAX_FPS:g}, got {fps!r}")

@@ -48,7 +48,7 @@ def parse_angle(text: str | float, axis: str = "angle") -> Keyframes:
     """
     try:
         return Keyframes((0.0,), (_degrees(float(text), axis, text),))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         pass
     times, values = [], []
     for k, item in enumerate(str(text).split(","), start=1):
