@@ -119,7 +119,7 @@ def probe_video(path: str | Path) -> VideoInfo:
             if not container.streams.video:
                 raise InputError(f"{path} has no video stream; pass a video file")
             stream = container.streams.video[0]
-            first = next(container.decode(video=0), None)
+            first = next(_decoded(container, stream), None)
             if first is None:
                 raise InputError(f"{path} has no decodable frames; pass a video with at least one frame")
             fps = _frame_rate(stream)
@@ -194,8 +194,11 @@ def iter_frames(path: str | Path, expected: int | None = None) -> Iterator[np.nd
     try:
         with av.open(str(path)) as container:
             stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
-            for frame in _decoded(container, stream, path):
+            # Slice threads only: frame threads hold decoded frames back and drop them when a later
+            # packet fails (a file cut short lost its good frames without a word); they saved
+            # only about 0.3 ms a frame here.
+            stream.thread_type = "SLICE"
+            for frame in _decoded(container, stream):
                 decoded += 1
                 yield upright(frame)
     except av.error.FFmpegError as exc:
@@ -207,11 +210,12 @@ def iter_frames(path: str | Path, expected: int | None = None) -> Iterator[np.nd
                     path.name, decoded, expected)
 
 
-def _decoded(container, stream, path: Path):
+def _decoded(container, stream) -> Iterator[av.VideoFrame]:
+    """The decoded frames of `stream`, skipping packets that do not decode."""
     for packet in container.demux(stream):
         try:
             frames = packet.decode()
-        except (av.error.InvalidDataError, av.error.ValueError):
+        except av.error.FFmpegError:
             continue  # a damaged packet: its frame is lost, the rest may decode
         yield from frames
 
@@ -424,7 +428,7 @@ class _AudioTrack:
             for packet in self._demuxed():
                 try:
                     yield from packet.decode()
-                except (av.error.InvalidDataError, av.error.ValueError):
+                except av.error.FFmpegError:
                     continue  # a damaged audio packet: a short silence, not a failed video
             yield None
 
