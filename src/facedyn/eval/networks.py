@@ -34,7 +34,11 @@ def check_installed() -> None:
 
 
 def _require(module: str) -> None:
-    if importlib.util.find_spec(module) is None:
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a broken install can fail the look-up itself
+        found = False
+    if not found:
         raise InputError(f"the evaluation needs the Python package '{module}'; {INSTALL_HINT}")
 
 
