@@ -163,3 +163,83 @@ def test_tracked_motion_file_moves_like_the_video(animator, image_path, video_pa
         r = np.corrcoef(signals["video"][k], signals["motion"][k])[0, 1]
         print(f"{what}: r = {r:.3f}")
         assert r > 0.9, f"{what}: r = {r:.2f}"
+
+
+# -- the output's size: capped by default, never past what H.264 level 5.2 plays -----------------
+
+@pytest.fixture(scope="module")
+def large_photo(image_path):
+    """A 4200 x 2800 photo, the face in the middle (a phone photo's proportions, beyond level 5.2)."""
+    import cv2
+
+    from facedyn.io import load_image
+
+    face = cv2.resize(load_image(image_path("woman_frontal_neutral")), (1400, 1400), interpolation=cv2.INTER_CUBIC)
+    photo = np.full((2800, 4200, 3), 110, np.uint8)
+    photo[700:2100, 1400:2800] = face
+    return photo
+
+
+def test_a_large_photo_is_capped_at_2048_with_a_notice(large_photo, image_path, caplog):
+    with Animator() as anim:
+        source = anim.load_source(large_photo)
+        assert source.photo_size == (2800, 4200) and max(source.layers.photo.shape[:2]) == 2048  # no more is kept
+        animation = anim.animate(source, drivers.expression("smile", 0.2, fps=25))
+        frame = next(iter(animation))
+    assert frame.shape[:2] == animation.frame_size == (1365, 2048)
+    assert "instead of 4200x2800" in caplog.text and "--output-size" in caplog.text
+
+
+def test_full_size_stops_at_h264_level_5_2(large_photo, caplog):
+    from facedyn.io import fits_h264
+
+    with Animator(output_size=None) as anim:
+        animation = anim.animate(anim.load_source(large_photo), drivers.expression("smile", 0.2, fps=25))
+        h, w = animation.frame_size
+        frame = next(iter(animation))
+    assert frame.shape[:2] == (h, w) and fits_h264(w + w % 2, h + h % 2, 25) and w > 3000
+    assert "level 5.2" in caplog.text
+
+
+@pytest.mark.parametrize("paste_back", [True, False])
+def test_side_by_side_stays_within_the_cap(image_path, video_path, paste_back):
+    config = AnimatorConfig(size=1024, output_size=1000, side_by_side=True, render=RenderConfig(paste_back=paste_back))
+    with Animator(config) as anim:
+        animation = anim.animate(anim.load_source(image_path("man_bw_photo")), drivers.video(video_path("woman_smile_happy")))
+        frames = [f for _, f in zip(range(3), animation, strict=False)]
+    h, w = frames[0].shape[:2]
+    assert all(f.shape == frames[0].shape for f in frames)
+    assert max(h + h % 2, w + w % 2) <= 1000 and w > 2.5 * h  # three panels
+
+
+def test_save_refuses_to_overwrite_an_input_before_rendering(tmp_path, animator, image_path):
+    from shutil import copy
+
+    photo = copy(image_path("woman_sad"), tmp_path / "photo.mp4")  # a JPEG under a video's name
+    before = (tmp_path / "photo.mp4").read_bytes()
+    source = animator.load_source(photo)
+    with pytest.raises(InputError, match="is the input"):
+        animator.animate(source, drivers.expression("smile", 0.5)).save(photo)
+    assert (tmp_path / "photo.mp4").read_bytes() == before and len(list(tmp_path.iterdir())) == 1
+
+
+def test_a_long_gap_without_a_face_holds_few_frames(tmp_path):
+    """fill_gaps keeps at most max_held driving frames in memory however long the face is gone."""
+    from facedyn.drivers.video import fill_gaps
+
+    face = np.zeros((478, 3))
+    held = []
+
+    def stream():
+        for k in range(1000):
+            held.append(k)
+            yield k, (face + k if k in (0, 999) else None)
+
+    missing: list[int] = []
+    out = []
+    for frame, points in fill_gaps(stream(), missing, tmp_path / "x.mp4", max_held=16):
+        out.append((frame, points[0, 0]))
+        assert len(held) - len(out) <= 17  # frames read but not yet given out
+    assert [f for f, _ in out] == list(range(1000)) and len(missing) == 998
+    values = [v for _, v in out]
+    assert values[:983] == [0.0] * 983 and 0 < values[990] < 999 and values[-1] == 999  # hold, then ease in

@@ -1,3 +1,4 @@
+import math
 import os
 from fractions import Fraction
 
@@ -110,3 +111,112 @@ def test_bad_videos_raise_input_error(tmp_path, video_path):
     for name in ("cut.mp4", "empty.mp4", "text.mp4", "missing.mp4"):
         with pytest.raises(InputError):
             probe_video(tmp_path / name)
+
+
+# -- reading videos as they are displayed, and what is lost --------------------------------------
+
+@pytest.fixture(scope="module")
+def face_frames(testdata):
+    from tests.corpus import _face_frames
+
+    return [np.ascontiguousarray(f[:, :200]) for f in _face_frames(testdata, 6)]  # 200 x 256: not square
+
+
+@pytest.mark.parametrize("rotation", [90, 180, 270])
+def test_rotated_phone_video_is_read_upright(tmp_path, face_frames, rotation):
+    from tests.corpus import write_clip
+
+    path = write_clip(tmp_path / "phone.mp4", face_frames, rotation=rotation)
+    info = probe_video(path)
+    assert info.rotation == rotation and (info.height, info.width) == face_frames[0].shape[:2]
+    frames = list(iter_frames(path))
+    assert frames[0].shape == face_frames[0].shape and frames[0].flags["C_CONTIGUOUS"]
+    assert np.abs(frames[0].astype(int) - face_frames[0]).mean() < 6  # codec noise, not a turned picture
+
+
+def test_width_not_a_multiple_of_16_gives_contiguous_frames(tmp_path, face_frames):
+    from tests.corpus import write_clip
+
+    path = write_clip(tmp_path / "odd.mp4", [np.ascontiguousarray(f[:, :150]) for f in face_frames])
+    assert all(f.flags["C_CONTIGUOUS"] and f.shape[1] == 150 for f in iter_frames(path))
+
+
+def test_cut_short_video_with_its_index_at_the_front_says_what_was_lost(tmp_path, face_frames, caplog):
+    from tests.corpus import write_clip
+
+    whole = write_clip(tmp_path / "whole.mp4", face_frames * 4, faststart=True).read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole[: len(whole) // 2])
+    info = probe_video(cut)
+    assert info.header_frames == 24 and 1 <= info.frame_count < 24 and info.frames_cut_off == 24 - info.frame_count
+    decoded = list(iter_frames(cut, expected=24))
+    assert 1 <= len(decoded) <= info.frame_count
+    assert f"only {len(decoded)} of 24 frames could be decoded" in caplog.text
+
+
+# -- H.264 limits ---------------------------------------------------------------------------------
+
+def test_h264_level_5_2_limits():
+    from facedyn.io import fit_scale, fits_h264
+
+    assert fits_h264(2048, 2048, 30) and fits_h264(4096, 2304, 30)
+    assert not fits_h264(3512, 3512, 30)  # needs level 6
+    assert not fits_h264(8660, 5774, 25) and not fits_h264(10516, 3512, 25)
+    assert not fits_h264(2048, 2048, 240)  # too many macroblocks a second
+    def even(side: float) -> int:
+        return 2 * math.ceil(round(side) / 2)
+
+    for w, h, fps in [(8660, 5774, 25), (10516, 3512, 30), (3511, 3511, 60), (1000, 800, 1000)]:
+        s = fit_scale(w, h, fps)
+        assert fits_h264(even(w * s), even(h * s), fps) and not fits_h264(even(w * s * 1.02), even(h * s * 1.02), fps)
+    assert fit_scale(8660, 5774, 25, long_side=2048) == pytest.approx(2048 / 8660)
+    assert fit_scale(640, 480, 30) == 1.0
+
+
+# -- writing by extension, audio copied or transcoded ---------------------------------------------
+
+@pytest.fixture(scope="module")
+def pcm_clip(tmp_path_factory, face_frames):
+    from tests.corpus import write_clip
+
+    return write_clip(tmp_path_factory.mktemp("pcm") / "pcm.mov", face_frames * 4, audio="pcm_s16le")
+
+
+@pytest.mark.parametrize("name, video, audio", [
+    ("o.mp4", "h264", "aac"),  # pcm cannot go into MP4: transcoded
+    ("o.mov", "h264", "pcm_s16le"),  # copied as it is
+    ("o.mkv", "h264", "pcm_s16le"),
+    ("o.webm", "vp9", "opus"),
+])
+def test_output_format_follows_the_extension(tmp_path, pcm_clip, name, video, audio):
+    out = tmp_path / name
+    with VideoWriter(out, 25, audio_from=pcm_clip) as w:
+        for frame in iter_frames(pcm_clip):
+            w.write(frame)
+    with av.open(str(out)) as c:
+        assert c.streams.video[0].codec_context.name == video and c.streams.video[0].frames in (0, 24)
+        assert c.streams.audio[0].codec_context.name == audio
+        seconds = sum(float(p.duration * p.time_base) for p in c.demux(c.streams.audio[0]) if p.duration)
+    assert 0.8 < seconds < 1.2  # the source's 0.96 s of sound
+    assert len(list(iter_frames(out))) == 24 and [p.name for p in tmp_path.iterdir()] == [name]
+
+
+@pytest.mark.parametrize("name", ["o.txt", "o", "o.gif", "o.mp4.part"])
+def test_other_extensions_are_refused_before_anything_is_written(tmp_path, name):
+    with pytest.raises(InputError, match="must end in .mp4, .mov, .mkv, .webm"):
+        VideoWriter(tmp_path / name, 25)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_output_may_not_be_an_input(tmp_path):
+    from facedyn.io.files import check_output
+
+    source = tmp_path / "in.mp4"
+    source.write_bytes(b"precious")
+    (tmp_path / "sym.mp4").symlink_to(source)
+    os.link(source, tmp_path / "hard.mp4")
+    for name in ("in.mp4", "sym.mp4", "hard.mp4", "./in.mp4"):
+        with pytest.raises(InputError, match="is the input"):
+            check_output(tmp_path / name, (".mp4",), inputs=(None, source))
+    assert check_output(tmp_path / "other.mp4", (".mp4",), inputs=(source,)) == tmp_path / "other.mp4"
+    assert source.read_bytes() == b"precious"
