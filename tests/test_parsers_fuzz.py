@@ -220,15 +220,19 @@ def small_files(testdata):
     return (testdata / "images" / "woman_sad.jpg").read_bytes(), (testdata / "videos" / "woman_smile_happy.mp4").read_bytes()
 
 
+def mutated(data, raw: bytes, flips: int, path) -> None:
+    """Write `raw` with up to `flips` random bytes changed, cut at a random length, to `path`."""
+    raw = bytearray(raw)
+    for _ in range(data.draw(st.integers(1, flips))):
+        raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
+    path.write_bytes(bytes(raw[: data.draw(st.integers(16, len(raw)))]))
+
+
 @fuzz(60)
 @given(data=st.data())
 def test_mutated_photo_is_read_or_refused(tmp_path, small_files, data):
-    raw = bytearray(small_files[0])
-    for _ in range(data.draw(st.integers(1, 20))):
-        raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
-    cut = data.draw(st.integers(16, len(raw)))
     path = tmp_path / "fuzz.jpg"
-    path.write_bytes(bytes(raw[:cut]))
+    mutated(data, small_files[0], 20, path)
     try:
         image = load_image(path)
     except InputError:
@@ -239,12 +243,8 @@ def test_mutated_photo_is_read_or_refused(tmp_path, small_files, data):
 @fuzz(40)
 @given(data=st.data())
 def test_mutated_video_is_read_or_refused(tmp_path, small_files, data):
-    raw = bytearray(small_files[1])
-    for _ in range(data.draw(st.integers(1, 30))):
-        raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
-    cut = data.draw(st.integers(8, len(raw)))
     path = tmp_path / "fuzz.mp4"
-    path.write_bytes(bytes(raw[:cut]))
+    mutated(data, small_files[1], 30, path)
     try:
         info = probe_video(path)
         frames = sum(1 for _ in iter_frames(path, info.frame_count))

@@ -29,7 +29,7 @@ from facedyn.drivers.parametric import LIMITS, MAX_FPS, MIN_FPS, MotionTrack, ch
 from facedyn.drivers.video import VideoDriver
 from facedyn.errors import InputError
 from facedyn.geometry.pose import rotation_to_angles
-from facedyn.io.files import check_output, write_atomic
+from facedyn.io.files import check_output, existing_file, write_atomic
 from facedyn.rig import BLENDSHAPES
 
 FORMAT, VERSION = "facedyn.motion", 1
@@ -114,11 +114,7 @@ def load_motion(path: str | Path) -> MotionTrack:
     Raises:
         InputError: missing, unreadable or malformed file, with the row and column at fault.
     """
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"motion file not found: {path}")
-    if not path.is_file():
-        raise InputError(f"{path} is not a file; give a motion file (.json or .csv)")
+    path = existing_file(path, "motion file", "a motion file (.json or .csv)")
     if path.stat().st_size > MAX_FILE_BYTES:
         raise InputError(f"{path.name} is larger than {MAX_FILE_BYTES // 2**20} MB; it is not a motion file")
     try:

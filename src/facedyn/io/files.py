@@ -23,6 +23,30 @@ _REASONS = {
 }
 
 
+def existing_file(path: str | Path, kind: str, instead: str) -> Path:
+    """`path` as a Path, checked to name an existing file.
+
+    Args:
+        kind: what it should be, for the message ("image", "video", "motion file").
+        instead: what to give instead when it is a folder ("a photo (JPEG, PNG, ...)").
+
+    Raises:
+        InputError: missing, or not a file.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{kind} not found: {path}")
+    if not path.is_file():
+        raise InputError(f"{path} is not a file; give {instead}")
+    return path
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception's message on one line (FFmpeg's and OS errors: their plain reason)."""
+    text = getattr(exc, "strerror", None) or str(exc)
+    return " ".join(str(text).split()) or type(exc).__name__
+
+
 def os_error_reason(exc: OSError) -> str:
     """A short, plain reason for an OSError (errno first, then the system's own words)."""
     return _REASONS.get(exc.errno, exc.strerror or str(exc) or type(exc).__name__)

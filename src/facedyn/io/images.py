@@ -10,6 +10,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from facedyn.errors import InputError
+from facedyn.io.files import existing_file, one_line
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ def check_image(path: str | Path) -> tuple[int, int]:
         with Image.open(path) as im:
             return im.size
     except Exception as exc:  # Pillow raises many types on bad bytes
-        raise InputError(f"cannot read image {path}: {_reason(exc)}; {_HINT}") from None
+        raise InputError(f"cannot read image {path}: {one_line(exc)}; {_HINT}") from None
 
 
 def load_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
@@ -69,21 +70,12 @@ def load_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     except InputError:
         raise
     except Exception as exc:  # Pillow raises many types on bad bytes (OSError, ValueError, SyntaxError, ...)
-        raise InputError(f"cannot read image {path}: {_reason(exc)}; {_HINT}") from None
+        raise InputError(f"cannot read image {path}: {one_line(exc)}; {_HINT}") from None
     return _fit_pixels(rgb, max_pixels, path.name, stored)
 
 
 def _existing(path: str | Path) -> Path:
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"image not found: {path}")
-    if not path.is_file():
-        raise InputError(f"{path} is not a file; give a photo (JPEG, PNG, ...)")
-    return path
-
-
-def _reason(exc: Exception) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
+    return existing_file(path, "image", "a photo (JPEG, PNG, ...)")
 
 
 def _reduce_while_decoding(im: Image.Image, max_pixels: int) -> None:

@@ -15,7 +15,7 @@ import av
 import numpy as np
 
 from facedyn.errors import InputError, OutputError
-from facedyn.io.files import check_output, os_error_reason, publish, temp_beside
+from facedyn.io.files import check_output, existing_file, one_line, os_error_reason, publish, temp_beside
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ def probe_video(path: str | Path) -> VideoInfo:
     Raises:
         InputError: missing, unreadable, corrupt, no video stream or zero frames.
     """
-    path = _existing(path)
+    path = existing_file(path, "video", "a video file")
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
@@ -130,25 +130,11 @@ def probe_video(path: str | Path) -> VideoInfo:
             has_audio = bool(container.streams.audio)
             header = stream.frames
     except av.error.FFmpegError as exc:
-        raise InputError(f"cannot read video {path}: {_reason(exc)}; is it a complete video file?") from None
+        raise InputError(f"cannot read video {path}: {one_line(exc)}; is it a complete video file?") from None
     if rotation % 180:
         width, height = height, width
     return VideoInfo(path, fps, min(count, present) if present is not None else count, width, height, has_audio,
                      rotation, header)
-
-
-def _existing(path: str | Path) -> Path:
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"video not found: {path}")
-    if not path.is_file():
-        raise InputError(f"{path} is not a file; give a video file")
-    return path
-
-
-def _reason(exc: Exception) -> str:
-    text = getattr(exc, "strerror", None) or str(exc)
-    return " ".join(str(text).split()) or type(exc).__name__
 
 
 def _frame_rate(stream) -> Fraction:
@@ -203,8 +189,8 @@ def iter_frames(path: str | Path, expected: int | None = None) -> Iterator[np.nd
                 yield upright(frame)
     except av.error.FFmpegError as exc:
         if decoded == 0:
-            raise InputError(f"cannot decode video {path}: {_reason(exc)}") from None
-        log.warning("%s: decoding stopped after frame %d: %s", path.name, decoded, _reason(exc))
+            raise InputError(f"cannot decode video {path}: {one_line(exc)}") from None
+        log.warning("%s: decoding stopped after frame %d: %s", path.name, decoded, one_line(exc))
     if expected and decoded < expected:
         log.warning("%s: only %d of %d frames could be decoded (the file is damaged or cut short)",
                     path.name, decoded, expected)
@@ -376,7 +362,7 @@ class _WriteFailures:
             raise OutputError(f"cannot write {self._writer.path}: {os_error_reason(exc)}; nothing was written") from None
         if issubclass(exc_type, av.error.FFmpegError):
             self._writer.abort()
-            raise OutputError(f"cannot {self._what} {self._writer.path}: {_reason(exc)}; nothing was written") from None
+            raise OutputError(f"cannot {self._what} {self._writer.path}: {one_line(exc)}; nothing was written") from None
         return False
 
 
@@ -396,7 +382,7 @@ class _AudioTrack:
         try:
             source = av.open(str(path))
         except av.error.FFmpegError as exc:
-            raise InputError(f"cannot read the audio of {path}: {_reason(exc)}") from None
+            raise InputError(f"cannot read the audio of {path}: {one_line(exc)}") from None
         if not source.streams.audio:
             source.close()
             return None
@@ -414,7 +400,7 @@ class _AudioTrack:
         try:
             yield from self._source.demux(self._in)
         except av.error.FFmpegError as exc:
-            log.warning("%s: the audio stops early, at a damaged part: %s", self._source.name, _reason(exc))
+            log.warning("%s: the audio stops early, at a damaged part: %s", self._source.name, one_line(exc))
 
     def _copied(self) -> Iterator[tuple[float, av.Packet]]:
         for packet in self._demuxed():
