@@ -161,6 +161,7 @@ AWKWARD = [
     Case("arkit-take", "animate {photo} --motion {arkit} -o {tmp}/out.mp4", None),
     Case("motion-crlf-blank-lines", "animate {photo} --motion {motion_crlf} -o {tmp}/out.mp4", None),
     Case("small-output-size", ANIMATE + " --output-size 128 --side-by-side", None),
+    Case("full-output-size", ANIMATE + " --output-size FULL", None),
 ]
 
 SETUPS = {

@@ -92,8 +92,10 @@ class _OutputSize(click.ParamType):
     name = "N|full"
 
     def convert(self, value, param, ctx):
-        if value is None or isinstance(value, int) or str(value).lower() == "full":
-            return None if value is None or str(value).lower() == "full" else value
+        if value is None or isinstance(value, int):
+            return value
+        if str(value).strip().lower() == "full":
+            return None
         try:
             size = int(value)
         except ValueError:
