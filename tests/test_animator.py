@@ -243,3 +243,15 @@ def test_a_long_gap_without_a_face_holds_few_frames(tmp_path):
     assert [f for f, _ in out] == list(range(1000)) and len(missing) == 998
     values = [v for _, v in out]
     assert values[:983] == [0.0] * 983 and 0 < values[990] < 999 and values[-1] == 999  # hold, then ease in
+
+
+def test_a_cut_short_driver_is_noticed_once(tmp_path, animator, image_path, testdata, caplog):
+    from tests.corpus import _face_frames, write_clip
+
+    whole = write_clip(tmp_path / "whole.mp4", _face_frames(testdata, 24), faststart=True).read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole[: len(whole) * 2 // 3])
+    animation = animator.animate(animator.load_source(image_path("woman_sad")), drivers.video(cut))
+    frames = list(animation)
+    assert caplog.text.count("is cut short") == 1 and f"using the {len(frames)} that are there" in caplog.text
+    assert 1 <= len(frames) < 24

@@ -26,7 +26,7 @@ def video(path: str | Path, reference: str | int = "first", smoothing: bool = Tr
         InputError: a missing, unreadable or empty video, or a bad reference.
     """
     driver = VideoDriver(Path(path), reference, smoothing)
-    driver.probe()
+    driver.probe(notice=False)  # the notice comes once, when the video is opened
     return driver
 
 

@@ -85,15 +85,15 @@ class VideoDriver:
         return Motion(reference, driving_frames(), info.fps, info.frame_count,
                       self.path if info.has_audio else None, missing, (info.height, info.width), (self.path,))
 
-    def probe(self) -> VideoInfo:
-        """Check the video (fast: no full decode) and say when it was cut short.
+    def probe(self, notice: bool = True) -> VideoInfo:
+        """Check the video (fast: no full decode) and, with `notice`, say when it was cut short.
 
         Raises:
             InputError: missing, unreadable, corrupt or empty video, or a reference index
                 past its end.
         """
         info = probe_video(self.path)
-        if info.frames_cut_off:
+        if notice and info.frames_cut_off:
             log.warning("%s is cut short: %d of its %d frames are missing; using the %d that are there",
                         self.path.name, info.frames_cut_off, info.header_frames, info.frame_count)
         if isinstance(self.reference, int) and self.reference >= info.frame_count:
