@@ -186,6 +186,7 @@ def pcm_clip(tmp_path_factory, face_frames):
     ("o.mp4", "h264", "aac"),  # pcm cannot go into MP4: transcoded
     ("o.mov", "h264", "pcm_s16le"),  # copied as it is
     ("o.mkv", "h264", "pcm_s16le"),
+    ("o.m4v.mp4", "h264", "aac"),
     ("o.webm", "vp9", "opus"),
 ])
 def test_output_format_follows_the_extension(tmp_path, pcm_clip, name, video, audio):

@@ -34,13 +34,13 @@ class OutputFormat:
 
 
 _H264 = {"crf": "20", "preset": "veryfast"}
-_MP4_AUDIO = frozenset({"aac", "mp3", "alac", "ac3", "eac3", "opus", "flac"})
+_PLAYS_EVERYWHERE = frozenset({"aac", "mp3"})  # in an MP4, every browser and phone plays these
+_PCM = frozenset({"pcm_s16le", "pcm_s16be", "pcm_s24le", "pcm_f32le"})
 OUTPUT_FORMATS = {
-    ".mp4": OutputFormat("mp4", "libx264", _H264, "aac", _MP4_AUDIO),
-    ".mov": OutputFormat("mov", "libx264", _H264, "aac",
-                         _MP4_AUDIO | {"pcm_s16le", "pcm_s16be", "pcm_s24le", "pcm_f32le"}),
+    ".mp4": OutputFormat("mp4", "libx264", _H264, "aac", _PLAYS_EVERYWHERE),
+    ".mov": OutputFormat("mov", "libx264", _H264, "aac", _PLAYS_EVERYWHERE | {"alac", "ac3"} | _PCM),
     ".mkv": OutputFormat("matroska", "libx264", _H264, "aac",
-                         _MP4_AUDIO | {"vorbis", "pcm_s16le", "pcm_s24le", "pcm_f32le"}),
+                         _PLAYS_EVERYWHERE | {"alac", "ac3", "eac3", "opus", "vorbis", "flac"} | _PCM),
     # VP9 in real-time mode: about as fast as x264 veryfast here, and every browser plays it
     ".webm": OutputFormat("webm", "libvpx-vp9", {"crf": "32", "b": "0", "deadline": "realtime", "cpu-used": "8",
                                                  "row-mt": "1"}, "libopus", frozenset({"opus", "vorbis"})),
