@@ -53,8 +53,21 @@ def test_flipped_face_flips_yaw_sign(faces):
 def test_driver_at_reference_leaves_source_unchanged(faces):
     src = faces["woman_frontal_neutral"]
     reference, _ = dynamics_from_landmarks(faces["woman_open_mouth_surprised"])
-    target, _ = Retargeter(src, reference, RetargetConfig())(reference)
+    target, _ = Retargeter(src, reference, RetargetConfig(mode="relative"))(reference)
     assert np.abs(target - src).max() < 1e-6 * np.abs(src).max()
+
+
+def test_hybrid_gives_the_drivers_opening_and_keeps_the_rest(faces):
+    """Hybrid at the driver's reference: the mouth opens as wide as the driver's (scaled to
+    this face) though the reference means "no change"; nothing above the mouth moves."""
+    src = faces["woman_frontal_neutral"]
+    reference, _ = dynamics_from_landmarks(faces["woman_open_mouth_surprised"])
+    retarget = Retargeter(src, reference, RetargetConfig())
+    target, _ = retarget(reference)
+    scale = retarget._axis_scale[1]
+    assert regions.mouth_gap(retarget.shape(reference)) == pytest.approx(regions.mouth_gap(reference.shape) * scale, rel=0.02)
+    above = src[:, 1] < src[[61, 291], 1].min() - 0.1 * T.face_size(src)
+    assert np.abs(target[above] - src[above]).max() < 1e-6 * np.abs(src).max()
 
 
 def test_relative_mode_transfers_changes_not_identity(faces):

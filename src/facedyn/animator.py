@@ -173,12 +173,12 @@ class Animation:
 
     def __init__(self, source: Source, motion: Motion, config: AnimatorConfig) -> None:
         self.source, self.motion, self.config = source, motion, config
-        self.retargeter = Retargeter(source.layers.landmarks, motion.reference, config.retarget)
+        self.retargeter = Retargeter(source.layers.landmarks, motion.reference, config.retarget, motion.closed_gap)
         base = source.layers.photo if config.render.paste_back else source.layers.image
         panels = [motion.frame_size] if config.side_by_side and motion.frame_size else []
         panels += [base.shape[:2]] if config.side_by_side else []
         height = _output_height(base.shape[:2], panels, float(motion.fps), config.output_size)
-        self.renderer = Renderer(source.layers, config.render, height / base.shape[0])
+        self.renderer = Renderer(source.layers, config.render, height / base.shape[0], self.retargeter.rest_shape)
         self._panel_widths = [max(2, round(pw * height / ph)) for ph, pw in panels]
         self._source_panel = (cv2.resize(base, (self._panel_widths[-1], height), interpolation=cv2.INTER_AREA)
                               if config.side_by_side else None)

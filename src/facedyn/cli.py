@@ -19,7 +19,7 @@ from facedyn import drivers
 from facedyn.animator import OUTPUT_SIZE, Animator, AnimatorConfig
 from facedyn.drivers.motion_file import MOTION_SUFFIXES
 from facedyn.errors import FacedynError, InputError
-from facedyn.geometry.retarget import RetargetConfig
+from facedyn.geometry.retarget import MODES, RetargetConfig
 from facedyn.io import VIDEO_SUFFIXES, check_image
 from facedyn.io.files import check_output, os_error_reason
 from facedyn.render import RenderConfig
@@ -163,8 +163,9 @@ def main(quiet: bool) -> None:
               help="motion file instead of a video: facedyn .json/.csv (from `facedyn track`) or an ARKit CSV")
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
               help="output video: .mp4, .mov, .mkv (H.264) or .webm (VP9)")
-@click.option("--mode", type=click.Choice(["relative", "absolute"]), default="relative", show_default=True,
-              help="relative: only the driver's changes transfer; absolute: copy its head rotation and eye/mouth opening")
+@click.option("--mode", type=click.Choice(MODES), default="hybrid", show_default=True,
+              help="hybrid: the driver's changes, with the mouth opening and closing as far as the driver's; "
+                   "relative: only the driver's changes; absolute: also its head rotation and eye/mouth opening")
 @click.option("--reference", default="first", show_default=True,
               help="driving frame meaning 'no change': first, auto (most like the photo) or a frame index")
 @_scale("pose-scale")

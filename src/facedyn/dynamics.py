@@ -93,6 +93,9 @@ class Motion:
         (final once `frames` is exhausted).
     frame_size: (height, width) of the driving frames as displayed, for drivers with pixels.
     inputs: the files the motion is read from (an output may not overwrite them).
+    closed_gap: the inner-lip gap (head frame) that means closed lips: 0 for a tracked face;
+        for motion made with the rig, its neutral face's own gap (the template's lips part a
+        little at rest).
     """
 
     reference: FaceDynamics
@@ -103,3 +106,4 @@ class Motion:
     missing_frames: list[int] = field(default_factory=list)
     frame_size: tuple[int, int] | None = None
     inputs: tuple[Path, ...] = ()
+    closed_gap: float = 0.0

@@ -52,4 +52,4 @@ class DemoDriver:
                 rot = angles_to_rotation(yaw, pitch, 0.0)
                 yield DrivingFrame(FaceDynamics(rot, np.zeros(2), 1.0, shape.astype(np.float32)))
 
-        return Motion(reference, frames(), Fraction(self.fps), len(c["yaw"]))
+        return Motion(reference, frames(), Fraction(self.fps), len(c["yaw"]), closed_gap=regions.mouth_gap(neutral))

@@ -28,6 +28,7 @@ import numpy as np
 from facedyn.drivers.parametric import LIMITS, MAX_FPS, MIN_FPS, MotionTrack, check_fps, shared_rig
 from facedyn.drivers.video import VideoDriver
 from facedyn.errors import InputError
+from facedyn.geometry import regions
 from facedyn.geometry.pose import rotation_to_angles
 from facedyn.io.files import check_output, existing_file, write_atomic
 from facedyn.rig import BLENDSHAPES
@@ -41,8 +42,8 @@ COLUMNS = (*POSE_COLUMNS, *GAZE_COLUMNS, *BLENDSHAPES)
 def track_video(path: str | Path, tracker, smoothing: bool = True) -> tuple[MotionTrack, np.ndarray]:
     """Extract a motion track from the face in a video.
 
-    Expression offsets are taken against the clip's per-vertex median mesh (the face at rest
-    most of the time) and solved into rig coefficients; pose is relative to the first frame.
+    Expression offsets are taken against the clip's face at rest (see _rest_face) and solved
+    into rig coefficients; pose is relative to the first frame.
 
     Returns:
         (track, gaze (N, 4) [right x, right y, left x, left y]).
@@ -63,11 +64,22 @@ def track_video(path: str | Path, tracker, smoothing: bool = True) -> tuple[Moti
         poses.append([*rotation_to_angles(d.rotation @ ref.T), *d.translation, d.scale, *d.gaze.ravel()])
     poses = np.array(poses)
     shapes = shapes[: len(poses)]
-    rest = np.median(shapes, axis=0)
+    rest = _rest_face(shapes)
     coefficients = np.concatenate([shared_rig().solve(shapes[k: k + 1000] - rest) for k in range(0, len(shapes), 1000)])
     track = MotionTrack(float(motion.fps), coefficients, poses[:, :3], poses[:, 3:5], poses[:, 5])
     gaze = poses[:, 6:]
     return track, gaze
+
+
+def _rest_face(shapes: np.ndarray) -> np.ndarray:
+    """(478, 3) a clip's face at rest: its per-vertex median, with the mouth and jaw taken
+    from its closed-mouth frames (the lowest 15% of lip gaps). Rig coefficient 0 means closed
+    lips, as for expression labels; a talking clip's median mouth is a little open."""
+    rest = np.median(shapes, axis=0)
+    gaps = shapes[:, 14, 1] - shapes[:, 13, 1]
+    closed = np.median(shapes[gaps <= np.percentile(gaps, 15)], axis=0)
+    mouth = np.maximum(regions.jaw_weights(rest), regions.membership(rest, regions.MOUTH, radius=0.05))
+    return rest + (closed - rest) * mouth[:, None]
 
 
 def _rows(track: MotionTrack, gaze: np.ndarray | None) -> np.ndarray:

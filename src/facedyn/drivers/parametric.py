@@ -13,6 +13,7 @@ import numpy as np
 
 from facedyn.dynamics import DrivingFrame, FaceDynamics, Motion
 from facedyn.errors import InputError
+from facedyn.geometry import regions
 from facedyn.geometry.folds import unfold
 from facedyn.geometry.pose import angles_to_rotation, template
 from facedyn.rig import BLENDSHAPES, Rig
@@ -118,7 +119,7 @@ class MotionTrack:
                 yield DrivingFrame(FaceDynamics(rotation, translation[k], float(scale[k]), shape))
 
         return Motion(neutral, frames(), Fraction(self.fps).limit_denominator(1001), n,
-                      inputs=() if self.path is None else (self.path,))
+                      inputs=() if self.path is None else (self.path,), closed_gap=regions.mouth_gap(neutral.shape))
 
 
 def _check_array(name: str, values: np.ndarray, shape: tuple[int, ...]) -> None:

@@ -15,14 +15,10 @@ from facedyn.dynamics import DrivingFrame, FaceDynamics, Motion, dynamics_from_l
 from facedyn.errors import InputError, NoFaceError
 from facedyn.geometry.pose import fit_head_pose
 from facedyn.io import VideoInfo, iter_frames, probe_video
-from facedyn.tracking import FaceTracker, OneEuroFilter
+from facedyn.tracking import FaceTracker, LandmarkSmoother
 from facedyn.tracking import topology as T
 
 log = logging.getLogger(__name__)
-
-# One-Euro settings for landmarks in face heights: steady at rest, little lag on blinks.
-SMOOTHING = {"min_cutoff": 1.5, "beta": 20.0, "d_cutoff": 1.0}
-
 
 def parse_reference(value: str | int) -> str | int:
     """"first", "auto" or a frame index (a whole number >= 0, also as text) -> the reference.
@@ -170,12 +166,11 @@ class TrackedVideoDriver:
 
 
 def smooth_landmarks(stream, fps: float) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """One-Euro filter (SMOOTHING) over (frame, (478, 3) landmarks) pairs, in face heights."""
-    filt = OneEuroFilter(float(fps), **SMOOTHING)
-    unit = None
+    """(frame, (478, 3) landmarks) pairs with the landmarks smoothed (tracking.LandmarkSmoother:
+    steady positions, fast openings)."""
+    smoother = LandmarkSmoother(float(fps))
     for frame, points in stream:
-        unit = unit or float(T.face_size(points))
-        yield frame, filt(points / unit) * unit
+        yield frame, smoother(points)
 
 
 MAX_HELD_FRAMES = 64  # driving frames held in memory while their face is missing

@@ -171,3 +171,100 @@ def jitter_ratio(output: np.ndarray, driver: np.ndarray) -> float:
     """RMS landmark acceleration of the output over that of the driver ((N, 478, 3) each):
     1 = as smooth as the driver, above 1 = the output adds jitter."""
     return rms_acceleration(output) / max(rms_acceleration(driver), 1e-12)
+
+
+# -- mouths that close, eyes that blink shut, teeth that stay white -------------------------------
+
+CLOSED_GAP = 0.01  # face heights: a driver's lips this close count as closed
+BLINK_DEPTH = 0.6  # a driver's eye opening under this share of its median counts as a blink
+
+
+def lip_gaps(points: np.ndarray) -> np.ndarray:
+    """Inner-lip gap at the centre, in face heights (pose-free head frame), per frame.
+
+    Args:
+        points: (N, 478, 3) landmarks in pixels (NaN rows for missing faces).
+
+    Returns:
+        (N,) float64, NaN where no face.
+    """
+    out = np.full(len(points), np.nan)
+    for i, p in enumerate(points):
+        if not np.isnan(p).any():
+            head = fit_head_pose(p).to_head_frame(p)
+            out[i] = np.linalg.norm(head[14, :2] - head[13, :2])
+    return out
+
+
+def mouth_closure(output_gaps: np.ndarray, driver_gaps: np.ndarray) -> dict[str, float]:
+    """How the output's lip gap follows the driver's extremes ((N,) face heights each).
+
+    Returns:
+        gap_closed: the output's mean gap on the driver's closed frames (gap <= CLOSED_GAP;
+            NaN when the driver never closes); gap_min/gap_max: the output's extremes;
+            driver_gap_min/driver_gap_max: the driver's.
+    """
+    closed = driver_gaps <= CLOSED_GAP
+    return {
+        "gap_closed": float(np.nanmean(output_gaps[closed])) if np.isfinite(output_gaps[closed]).any() else float("nan"),
+        "gap_min": float(np.nanmin(output_gaps)), "gap_max": float(np.nanmax(output_gaps)),
+        "driver_gap_min": float(np.nanmin(driver_gaps)), "driver_gap_max": float(np.nanmax(driver_gaps)),
+    }
+
+
+def blink_depth(output_eyes: np.ndarray, driver_eyes: np.ndarray) -> tuple[float, float]:
+    """(output, driver) eye opening on the driver's blink frames, each over its own median
+    opening (N,) (1 = open as usual, 0 = shut); NaN when the driver does not blink."""
+    blink = driver_eyes < BLINK_DEPTH * np.nanmedian(driver_eyes)
+    if not blink.any():
+        return float("nan"), float("nan")
+    out = np.nanmean(output_eyes[blink]) / np.nanmedian(output_eyes)
+    return float(out), float(np.nanmean(driver_eyes[blink]) / np.nanmedian(driver_eyes))
+
+
+def _saturation(rgb: np.ndarray) -> np.ndarray:
+    """HSV saturation 0..1 of (..., 3) RGB."""
+    hi, lo = rgb.max(-1).astype(np.float32), rgb.min(-1).astype(np.float32)
+    return (hi - lo) / np.maximum(hi, 1.0)
+
+
+def _inside(image: np.ndarray, polygon: np.ndarray, shrink: float) -> np.ndarray:
+    """(H, W) bool mask of a polygon's inside, eroded by `shrink` of its width."""
+    mask = np.zeros(image.shape[:2], np.uint8)
+    cv2.fillPoly(mask, [np.round(polygon).astype(np.int32)], 1)
+    k = max(1, int(shrink * np.ptp(polygon[:, 0])))
+    return cv2.erode(mask, np.ones((k, k), np.uint8)).astype(bool)
+
+
+def teeth_pixels(image: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """(K, 3) uint8 RGB of the teeth showing in an open mouth: the bright pixels inside the
+    inner lips (luma at least 0.75 of the interior's 95th percentile), leaving out clearly red
+    flesh (tongue, gums, lips: red hue and saturation over 0.3). Empty when the mouth is
+    closed (opening under 0.12) or shows under 20 such pixels.
+
+    Args:
+        image: (H, W, 3) uint8 RGB; points: (478, 2+) its landmarks in pixels.
+    """
+    empty = np.zeros((0, 3), np.uint8)
+    if np.isnan(points).any() or T.mouth_opening(points) < 0.12:
+        return empty
+    pixels = image[_inside(image, points[T.MOUTH_INNER_LOOP, :2], 0.05)]
+    if len(pixels) < 20:
+        return empty
+    luma = pixels.astype(np.float32) @ [0.299, 0.587, 0.114]
+    hsv = cv2.cvtColor(pixels[None], cv2.COLOR_RGB2HSV_FULL)[0].astype(np.float32)
+    red = ((hsv[:, 0] < 25) | (hsv[:, 0] > 215)) & (hsv[:, 1] > 0.3 * 255)  # hue on 0..255
+    teeth = pixels[(luma >= 0.75 * np.percentile(luma, 95)) & ~red]
+    return teeth if len(teeth) >= 20 else empty
+
+
+def teeth_shift(frames, points: np.ndarray, white: np.ndarray) -> float:
+    """Median over the open-mouthed frames of the teeth's mean saturation, minus the
+    saturation of the photo's `white` (render.colour.white_point): 0 = teeth as neutral as the photo's
+    light, above = tinted (cyan, olive, lavender). NaN when no teeth show.
+
+    Args:
+        frames: (H, W, 3) uint8 RGB frames; points: (N, 478, 3) their landmarks.
+    """
+    shifts = [float(_saturation(t).mean()) for f, p in zip(frames, points, strict=True) if len(t := teeth_pixels(f, p))]
+    return float(np.median(shifts) - _saturation(white * 255)) if shifts else float("nan")

@@ -46,11 +46,12 @@ def folded(shape: np.ndarray, rest: np.ndarray) -> np.ndarray:
     return _turned(signed_areas(shape), signed_areas(rest))
 
 
-def _turned(after: np.ndarray, before: np.ndarray) -> np.ndarray:
-    return (after * np.sign(before) <= 0.02 * np.abs(before)) & sizable(before)
+def _turned(after: np.ndarray, before: np.ndarray, counted: np.ndarray | None = None) -> np.ndarray:
+    """Turned-over triangles; `counted` is sizable(before), if known already."""
+    return (after * np.sign(before) <= 0.02 * np.abs(before)) & (sizable(before) if counted is None else counted)
 
 
-def unfold(shape: np.ndarray, rest: np.ndarray, max_iterations: int = 60) -> np.ndarray:
+def unfold(shape: np.ndarray, rest: np.ndarray, max_iterations: int = 60, pinned: np.ndarray | None = None) -> np.ndarray:
     """`shape` with its folds smoothed out; a fold-free shape comes back unchanged.
 
     Each pass moves the displacement (shape - rest) of the vertices of folded triangles, and
@@ -61,6 +62,8 @@ def unfold(shape: np.ndarray, rest: np.ndarray, max_iterations: int = 60) -> np.
     Args:
         shape: (478, 3) float deformed mesh, head frame (y down).
         rest: (478, 3) float the same mesh at rest (its triangles define "facing the right way").
+        pinned: vertex indices that keep their move (the lid and lip contours: a blink or a
+            closing mouth is the motion itself; the skin around them makes way).
 
     Returns:
         (478, 3) float array: `shape` itself when nothing is folded, else a new mesh.
@@ -69,8 +72,9 @@ def unfold(shape: np.ndarray, rest: np.ndarray, max_iterations: int = 60) -> np.
     tris = T.face_triangles()
     moves = (shape - rest).astype(np.float64)
     before = signed_areas(rest)
+    counted = sizable(before)
     for k in range(max_iterations):
-        bad = _turned(signed_areas(rest + moves), before)
+        bad = _turned(signed_areas(rest + moves), before, counted)
         if not bad.any():
             if k == 0:
                 return shape
@@ -79,8 +83,13 @@ def unfold(shape: np.ndarray, rest: np.ndarray, max_iterations: int = 60) -> np.
         touched[tris[bad].ravel()] = True
         for _ in range(1 + k // 15):  # and their neighbours, further out while a fold resists
             touched[edges[touched[edges[:, 0]], 1]] = True
+        if pinned is not None:
+            touched[pinned] = False
         mean = np.zeros_like(moves)
         np.add.at(mean, edges[:, 0], moves[edges[:, 1]])
         mean /= np.maximum(counts, 1)[:, None]
         moves[touched] = 0.5 * moves[touched] + 0.5 * mean[touched]
     return (rest + moves).astype(shape.dtype)
+
+
+OPENINGS = np.concatenate([T.RIGHT_EYE_LOOP, T.LEFT_EYE_LOOP, T.MOUTH_INNER_LOOP])  # pinned when the renderer unfolds

@@ -6,7 +6,10 @@ All functions work on meshes in the pose-free head frame (478, 3), y pointing do
 from __future__ import annotations
 
 import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.linalg import splu
 
+from facedyn.geometry.folds import unfold
 from facedyn.tracking import topology as T
 
 EYELIDS = np.concatenate([T.RIGHT_EYE_LOOP, T.LEFT_EYE_LOOP])
@@ -66,3 +69,109 @@ def open_jaw(shape: np.ndarray, amount: float, weights: np.ndarray | None = None
     out[:, 1] += amount * w
     out[:, 2] += 0.3 * amount * w  # the chin swings back a little as it drops
     return out
+
+
+def close_lips(shape: np.ndarray, amount: float) -> np.ndarray:
+    """Bring the lips together by `amount` head-frame units at the centre (the jaw stays):
+    every inner-lip pair's gap shrinks in proportion, the upper and lower lip each moving half,
+    with the lips' thickness following and the skin beyond them a little; returns a new mesh."""
+    gap = mouth_gap(shape)
+    if amount <= 0 or gap <= 0:
+        return shape.copy()
+    share = min(amount / gap, 1.0)
+    pairs = T.MOUTH_PAIRS
+    close = share * (shape[pairs[:, 1], 1] - shape[pairs[:, 0], 1])  # (9,) per pair
+    xs = shape[pairs[:, 0], 0]
+    order = np.argsort(xs)
+    along = np.interp(shape[:, 0], xs[order], close[order], left=0.0, right=0.0)  # closure under each vertex
+    middle = (shape[pairs[:, 0], 1] + shape[pairs[:, 1], 1])[order] / 2
+    above = shape[:, 1] < np.interp(shape[:, 0], xs[order], middle)  # the upper lip's side of the mouth
+    upper = membership(shape, T.LIPS_INNER_UPPER, radius=0.03) * above
+    lower = membership(shape, T.LIPS_INNER_LOWER, radius=0.03) * ~above
+    out = shape.copy()
+    out[:, 1] += 0.5 * along * (upper - lower)
+    out[pairs[:, 0], 1] = shape[pairs[:, 0], 1] + 0.5 * close  # exactly on the contours
+    out[pairs[:, 1], 1] = shape[pairs[:, 1], 1] - 0.5 * close
+    return out
+
+
+JAW_SPREAD = 0.08  # face heights above the mouth corners over which a closing jaw's move spreads
+LIP_REACH = 0.07  # face heights: how far lips stretch to close over teeth; the jaw does the rest
+
+
+def close_mouth(shape: np.ndarray) -> np.ndarray:
+    """The face with its mouth closed, for a photo whose mouth is open (done once per photo;
+    the animation then opens it as far as the driver's). Returns `shape` itself when the
+    mouth is closed already.
+
+    Where each pair of inner-lip points meets: at the centre the lips close up to LIP_REACH
+    between them (lips stretch over teeth) and the jaw rises by the rest, so they meet near
+    the upper lip; towards the corners they meet halfway, so the closed line runs through the
+    corners. The vertical move of the whole lower face is then one harmonic field on the mesh
+    surface (each free vertex the mean of its neighbours): zero on the upper face down to a
+    little above the corners and at the inner corners, each contour point's own move at the
+    lips, the jaw's rise on the chin block (the lower 40% between lower lip and chin). Raising
+    the jaw with `jaw_weights` instead turns the skin over beside the corners once an "O"
+    closes by more than the weights' ramp. Folds are then smoothed out with the lip contours
+    and the chin held; slivers at the corners of a wide "O" may stay turned (a few pixels).
+
+    Args:
+        shape: (478, 3) pose-free mesh (head frame, y down).
+    """
+    gap = mouth_gap(shape)
+    if gap <= 0.005:
+        return shape
+    upper, lower = T.MOUTH_PAIRS[:, 0], T.MOUTH_PAIRS[:, 1]
+    gaps = np.maximum(shape[lower, 1] - shape[upper, 1], 0.0)
+    centre = shape[[78, 308], 0].mean()
+    half_width = max(float(np.ptp(shape[[78, 308], 0])) / 2, 1e-6)
+    towards_corner = np.clip(np.abs(shape[upper, 0] - centre) / half_width, 0, 1) ** 2
+    upper_share = 0.5 * min(gap, LIP_REACH) / gap
+    upper_share = upper_share + (0.5 - upper_share) * towards_corner
+    chin = _chin_block(shape)
+    move = _harmonic(shape, _held_when_closing(shape), {
+        "upper lip": (upper, -upper_share * gaps),  # the field is the upward move: the upper lip comes down
+        "lower lip": (lower, (1 - upper_share) * gaps),
+        "chin": (chin, max(gap - LIP_REACH, 0.0)),
+    })
+    closed = shape.copy()
+    closed[:, 1] -= move
+    closed[:, 2] -= 0.3 * np.maximum(move, 0.0)  # the chin swings forward as it rises (open_jaw's reverse)
+    return unfold(closed, shape, 200, pinned=np.concatenate([T.LIPS_INNER_UPPER, T.LIPS_INNER_LOWER, chin]))
+
+
+def _chin_block(shape: np.ndarray) -> np.ndarray:
+    """Face vertices in the lower 40% between the lower lip and the chin: they move with the jaw."""
+    lip_y, chin_y = shape[14, 1], shape[T.CHIN, 1]
+    return np.flatnonzero(shape[:468, 1] >= lip_y + 0.6 * (chin_y - lip_y))
+
+
+def _held_when_closing(shape: np.ndarray) -> np.ndarray:
+    """Vertices a closing mouth leaves in place: the upper face down to JAW_SPREAD above the
+    mouth corners, and the inner corners."""
+    held = shape[:, 1] <= shape[[61, 291], 1].min() - JAW_SPREAD
+    held[[78, 308]] = True
+    held[T.MOUTH_PAIRS.ravel()] = False
+    return np.flatnonzero(held)
+
+
+def _harmonic(shape: np.ndarray, zero: np.ndarray, values: dict) -> np.ndarray:
+    """(478,) a scalar field on the mesh surface: 0 at `zero`, the given values at the given
+    vertices ({name: (indices, values)}), and every other vertex the mean of its neighbours."""
+    n = T.N_VERTICES
+    field = np.zeros(n)
+    known = np.zeros(n, bool)
+    known[zero] = True
+    for index, value in values.values():
+        field[index] = value
+        known[index] = True
+    known[468:] = True  # the irises are not on the surface
+    tris = T.face_triangles()
+    edges = np.unique(np.sort(np.concatenate([tris[:, [0, 1]], tris[:, [1, 2]], tris[:, [2, 0]]]), axis=1), axis=0)
+    i, j = np.concatenate([edges[:, 0], edges[:, 1]]), np.concatenate([edges[:, 1], edges[:, 0]])
+    degree = np.bincount(i, minlength=n).astype(np.float64)
+    adjacency = coo_matrix((np.ones(len(i)), (i, j)), shape=(n, n))
+    laplacian = (adjacency - coo_matrix((degree, (np.arange(n),) * 2), shape=(n, n))).tocsr()
+    free = np.flatnonzero(~known)
+    field[free] = splu(laplacian[free][:, free].tocsc()).solve(-(laplacian[free][:, known] @ field[known]))
+    return field

@@ -11,14 +11,18 @@ from facedyn.geometry import regions
 from facedyn.geometry.pose import HeadPose, fit_head_pose, scale_rotation
 from facedyn.tracking import topology as T
 
+MODES = ("hybrid", "relative", "absolute")
+
 
 @dataclass(frozen=True)
 class RetargetConfig:
     """How the driver's motion maps onto the source face."""
 
-    # "relative": only the driver's changes transfer; "absolute": the source copies the
-    # driver's head rotation and eye/mouth opening.
-    mode: str = "relative"
+    # "hybrid": the driver's changes transfer, but the mouth opens and closes as far as the
+    # driver's (openness is expression, not identity: a photo showing its teeth closes its
+    # lips over them); "relative": only the driver's changes transfer; "absolute": the
+    # source copies the driver's head rotation and eye/mouth opening.
+    mode: str = "hybrid"
     pose_scale: float = 1.0  # multiplies head rotation and translation changes (0 = still head), 0..3
     expression_scale: float = 1.0  # multiplies all expression offsets, 0..3
     eyes: float = 1.0  # extra multiplier for eyelids and gaze, 0..3
@@ -26,8 +30,8 @@ class RetargetConfig:
     mouth: float = 1.0  # extra multiplier for lips and jaw, 0..3
 
     def __post_init__(self) -> None:
-        if self.mode not in ("relative", "absolute"):
-            raise ValueError(f"mode must be 'relative' or 'absolute', got {self.mode!r}")
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
         for name in ("pose_scale", "expression_scale", "eyes", "brows", "mouth"):
             value = getattr(self, name)
             if not 0.0 <= value <= 3.0:
@@ -47,10 +51,13 @@ class Retargeter:
         source_points: (478, 3) source landmarks in working-image pixels.
         reference: the driver's reference dynamics (Motion.reference).
         config: the multipliers and mode.
+        closed_gap: the driver's inner-lip gap that means closed lips (Motion.closed_gap).
     """
 
-    def __init__(self, source_points: np.ndarray, reference: FaceDynamics, config: RetargetConfig) -> None:
+    def __init__(self, source_points: np.ndarray, reference: FaceDynamics, config: RetargetConfig,
+                 closed_gap: float = 0.0) -> None:
         self.config = config
+        self._closed_gap = closed_gap
         self.source_pose: HeadPose = fit_head_pose(source_points)
         self.source_shape = self.source_pose.to_head_frame(source_points)
         self.reference = reference
@@ -61,6 +68,13 @@ class Retargeter:
         self._eye_ratio = _eye_ratio(self.source_shape, ref, axis[1])
         self._eye_weight = regions.membership(self.source_shape, regions.EYELIDS, radius=0.02)
         self._jaw = regions.jaw_weights(self.source_shape)
+        self._mouth_strength = float(self._weights[[13, 14]].mean())  # the mouth's multipliers
+        # Hybrid: built on the photo's face with its mouth closed, as far as the mouth's
+        # multipliers ask (0: the photo's own mouth, so a still face is the photo itself).
+        self.rest_shape = self.source_shape
+        if config.mode == "hybrid":
+            closed = regions.close_mouth(self.source_shape)
+            self.rest_shape = self.source_shape + min(self._mouth_strength, 1.0) * (closed - self.source_shape)
 
     def _region_weights(self) -> np.ndarray:
         c, shape = self.config, self.source_shape
@@ -82,10 +96,23 @@ class Retargeter:
         # Eyelids move by the ratio of eye openings rather than of face sizes.
         y_scale = 1.0 + self._eye_weight * (self._eye_ratio / self._axis_scale[1] - 1.0)
         offsets[:, 1] *= y_scale
-        shape = self.source_shape + offsets * self._weights[:, None]
+        if self.config.mode == "hybrid":
+            shape = self._follow_mouth_opening(self.rest_shape + offsets * self._weights[:, None], frame.shape)
+        else:
+            shape = self.source_shape + offsets * self._weights[:, None]
         if self.config.mode == "absolute":
             shape = self._copy_openings(shape, frame.shape)
-        return _no_crossing(shape, self._jaw)
+        return _no_crossing(shape)
+
+    def _follow_mouth_opening(self, shape: np.ndarray, driver: np.ndarray) -> np.ndarray:
+        """`shape` built on `rest_shape` (the photo's face with its mouth closed,
+        `regions.close_mouth`), opened by the jaw to the driver's lip gap scaled to this face:
+        openness is expression, not identity, so a photo showing its teeth closes its lips
+        over them."""
+        source_gap = regions.mouth_gap(self.source_shape)
+        driver_gap = max(regions.mouth_gap(driver) - self._closed_gap, 0.0) * self._axis_scale[1]
+        want = source_gap + self._mouth_strength * (driver_gap - source_gap)
+        return regions.open_jaw(shape, max(want - regions.mouth_gap(shape), 0.0), self._jaw)
 
     def _copy_openings(self, shape: np.ndarray, driver: np.ndarray) -> np.ndarray:
         """Give the target the driver's eye and mouth opening, as ratios of eye width / face height."""
@@ -132,12 +159,16 @@ def _eye_ratio(source: np.ndarray, reference: np.ndarray, fallback: float) -> np
     return side
 
 
-def _no_crossing(shape: np.ndarray, jaw: np.ndarray) -> np.ndarray:
-    """Lids and lips may close but never pass through each other."""
+def _no_crossing(shape: np.ndarray) -> np.ndarray:
+    """Lids and lips may close but never pass through each other: a lid pair that crossed
+    meets at the lower lid, a lip pair that crossed meets halfway (lips pressed together)."""
     gaps = regions.eye_gaps(shape)
     if (gaps < 0).any():
         shape = regions.set_eye_gaps(shape, np.maximum(gaps, 0.0), upper_share=1.0)
-    lip = shape[T.MOUTH_PAIRS[:, 1], 1] - shape[T.MOUTH_PAIRS[:, 0], 1]
-    if lip.min() < 0:
-        shape = regions.open_jaw(shape, -float(lip.min()), jaw)
+    upper, lower = T.MOUTH_PAIRS[:, 0], T.MOUTH_PAIRS[:, 1]
+    crossed = shape[lower, 1] < shape[upper, 1]
+    if crossed.any():
+        shape = shape.copy()
+        middle = (shape[upper[crossed], 1] + shape[lower[crossed], 1]) / 2
+        shape[upper[crossed], 1] = shape[lower[crossed], 1] = middle
     return shape

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from facedyn.geometry.folds import unfold
+from facedyn.geometry.folds import OPENINGS, unfold
 from facedyn.geometry.pose import HeadPose
-from facedyn.render import mouth
-from facedyn.render.layers import SourceLayers, skin_colour
+from facedyn.render.layers import SourceLayers
+from facedyn.render.mouth import MouthInterior
+from facedyn.render.openings import draw_closed, prepare_closings
 from facedyn.render.rasterize import backward_map
 from facedyn.render.shading import FoldShader
-from facedyn.tracking import topology as T
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,7 @@ class RenderConfig:
 
     paste_back: bool = True  # True: the full photo at its own resolution; False: the working crop
     map_step: int = 3  # backward map grid step in working pixels (1 exact .. 4 fastest)
-    mouth_interior: bool = True  # fill an opening mouth: from the driving frame, else synthesised
+    mouth_interior: bool = True  # fill an opening mouth: the photo's own teeth, else the driver's interior, else drawn
     fold_shading: float = 1.0  # 0..1: darken skin the motion compresses, as a fold's shadow would
 
 
@@ -34,17 +34,18 @@ class Renderer:
         config: drawing options.
         scale: output pixels per photo pixel (paste-back) or per working pixel (crop), in
             (0, 1]: below 1 the frame is drawn smaller, and the paste-back work shrinks with it.
+        rest: (478, 3) the face at rest in the head frame, that folds are judged against
+            (Retargeter.rest_shape: the photo's mouth closed in hybrid mode); default the photo's.
 
     Raises:
         ValueError: a scale outside (0, 1].
     """
 
-    def __init__(self, layers: SourceLayers, config: RenderConfig = RenderConfig(), scale: float = 1.0) -> None:
+    def __init__(self, layers: SourceLayers, config: RenderConfig = RenderConfig(), scale: float = 1.0,
+                 rest: np.ndarray | None = None) -> None:
         if not 0.0 < scale <= 1.0:
             raise ValueError(f"scale must be in (0, 1], got {scale}")
         self.layers, self.config = layers, config
-        self._source_opening = float(T.mouth_opening(layers.landmarks))
-        self._interior = mouth.interior_colours(layers.image, layers.landmarks)
         h, w = layers.image.shape[:2]
         self._working = (h, w)
         self._final = (h, w) if scale == 1.0 else (max(2, round(h * scale)), max(2, round(w * scale)))
@@ -57,9 +58,11 @@ class Renderer:
             self._factor = scale / layers.crop.scale
         else:
             self._canvas, self._mask, self._plate, self._factor = layers.image, layers.mask, layers.plate, 1.0
-        self._rest_head = layers.pose.to_head_frame(layers.landmarks)
-        self._folds = FoldShader(self._rest_head, layers.landmarks[:, :2] * self._factor, layers.skin,
+        self._rest_head = layers.pose.to_head_frame(layers.landmarks) if rest is None else rest
+        self._folds = FoldShader(layers.pose.to_head_frame(layers.landmarks), layers.landmarks[:, :2] * self._factor, layers.skin,
                                  config.fold_shading)
+        self._closings = prepare_closings(self._canvas, layers.landmarks[:, :2] * self._factor)
+        self._interior = MouthInterior(self._canvas, layers.landmarks[:, :2] * self._factor)
 
     @property
     def output_size(self) -> tuple[int, int]:
@@ -95,7 +98,7 @@ class Renderer:
         # A motion that is fold-free on the rig's template can still turn this face's own
         # triangles over (a thin nose wing under a sneer): smooth that out before drawing.
         head = pose.to_head_frame(target)
-        unfolded = unfold(head, self._rest_head)
+        unfolded = unfold(head, self._rest_head, pinned=OPENINGS)
         if unfolded is not head:
             target, head = pose.to_image(unfolded), unfolded
         warp = self.warp_map(target, pose)
@@ -106,21 +109,14 @@ class Renderer:
         person = cv2.remap(self._canvas, warp, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         alpha = cv2.remap(self._mask, warp, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         out = cv2.blendLinear(person, self._plate, alpha, 1.0 - alpha)
-        self._folds.shade(out, target[:, :2] * self._factor, head, pose.scale * self._factor, warp)
+        on_canvas = target[:, :2] * self._factor
+        self._folds.shade(out, on_canvas, head, pose.scale * self._factor, warp)
+        for closing in self._closings:
+            draw_closed(out, warp, closing, on_canvas)
         if self.config.mouth_interior:
-            self._fill_mouth(out, target, driving, driving_points)
+            points = None if driving_points is None else driving_points[:, :2]
+            self._interior.draw(out, on_canvas, driving, points)
         return self._paste(out)
-
-    def _fill_mouth(self, out: np.ndarray, target: np.ndarray, driving: np.ndarray | None,
-                    driving_points: np.ndarray | None) -> None:
-        a = mouth.interior_alpha(target, self._source_opening)
-        if a <= 0.0:
-            return
-        if driving is None or driving_points is None:
-            mouth.synthesize_interior(out, target[:, :2] * self._factor, self._interior, a)
-            return
-        gain = np.clip(self.layers.skin / np.maximum(skin_colour(driving, driving_points), 1.0), 0.6, 1.6)
-        mouth.paste_interior(out, target[:, :2] * self._factor, driving, driving_points, gain, a)
 
     def _paste(self, out: np.ndarray) -> np.ndarray:
         if not self.config.paste_back:

@@ -2,6 +2,6 @@
 
 from facedyn.tracking import topology
 from facedyn.tracking.facemesh import FaceBox, FaceTracker
-from facedyn.tracking.smoothing import OneEuroFilter
+from facedyn.tracking.smoothing import LandmarkSmoother, OneEuroFilter
 
-__all__ = ["FaceBox", "FaceTracker", "OneEuroFilter", "topology"]
+__all__ = ["FaceBox", "FaceTracker", "LandmarkSmoother", "OneEuroFilter", "topology"]

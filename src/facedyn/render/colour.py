@@ -1,0 +1,105 @@
+"""Colour of light in a photo: what white looks like under it, how colourful the photo is."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from facedyn.tracking import topology as T
+
+
+def face_square(image: np.ndarray, points: np.ndarray, faces: float = 1.5) -> np.ndarray:
+    """(K, 3) float64 RGB pixels of the square of `faces` face sizes around a face.
+
+    Args:
+        image: (H, W, 3) uint8 RGB; points: (478, 2+) its landmarks in pixels.
+    """
+    centre = points[T.FACE_OVAL, :2].mean(0)
+    half = 0.5 * faces * float(T.face_size(points))
+    h, w = image.shape[:2]
+    x0, y0 = np.clip((centre - half).astype(int), 0, [w - 1, h - 1])
+    x1, y1 = np.clip((centre + half).astype(int), 1, [w, h])
+    return image[y0:max(y1, y0 + 1), x0:max(x1, x0 + 1)].reshape(-1, 3).astype(np.float64)
+
+
+def white_point(image: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """(3,) RGB colour of the light on a face, brightest channel 1: shades of grey (Minkowski
+    p = 6, Finlayson & Trezzi 2004) over 1.5 face sizes around it. A black and white photo
+    gives (1, 1, 1).
+
+    Args:
+        image: (H, W, 3) uint8 RGB; points: (478, 2+) its landmarks in pixels.
+    """
+    light = ((face_square(image, points) / 255.0) ** 6).mean(0) ** (1 / 6)
+    return light / max(float(light.max()), 1e-9)
+
+
+def colourfulness(image: np.ndarray, points: np.ndarray) -> float:
+    """Mean chroma (Lab a*b* distance from grey, 0..~100) around a face: 0 for a black and
+    white photo, about 15-30 for a colour one.
+
+    Args:
+        image: (H, W, 3) uint8 RGB; points: (478, 2+) its landmarks in pixels.
+    """
+    lab = cv2.cvtColor(face_square(image, points).astype(np.uint8)[None], cv2.COLOR_RGB2LAB)[0].astype(np.float32)
+    return float(np.hypot(lab[:, 1] - 128, lab[:, 2] - 128).mean())
+
+
+def brightness(image: np.ndarray, points: np.ndarray) -> float:
+    """Mean Lab lightness (0..100) around a face."""
+    lab = cv2.cvtColor(face_square(image, points).astype(np.uint8)[None], cv2.COLOR_RGB2LAB)[0].astype(np.float32)
+    return float(lab[:, 0].mean() * 100 / 255)
+
+
+def teeth_weight(lab: np.ndarray) -> np.ndarray:
+    """(...,) 0..1 how much each Lab pixel (OpenCV float Lab: L 0..100, a and b around 0)
+    looks like a tooth: light and nearly grey."""
+    chroma = np.hypot(lab[..., 1], lab[..., 2])
+    return np.clip((lab[..., 0] - 45) / 20, 0, 1) * np.clip((32 - chroma) / 12, 0, 1)
+
+
+@dataclass(frozen=True)
+class Light:
+    """How a photo is lit and coloured, for moving pixels from one photo into another.
+
+    white: (3,) RGB colour of white under its light (white_point), brightest channel 1.
+    chroma: mean chroma around the face (colourfulness). lightness: mean Lab L there.
+    """
+
+    white: np.ndarray
+    chroma: float
+    lightness: float
+
+    @classmethod
+    def of(cls, image: np.ndarray, points: np.ndarray) -> Light:
+        return cls(white_point(image, points), colourfulness(image, points), brightness(image, points))
+
+    def white_lab(self) -> np.ndarray:
+        """(2,) the a*, b* of white under this light (OpenCV float Lab)."""
+        return cv2.cvtColor(self.white.astype(np.float32)[None, None], cv2.COLOR_RGB2LAB)[0, 0, 1:]
+
+
+def relight(patch: np.ndarray, source: Light, target: Light) -> np.ndarray:
+    """Pixels of one photo (`source` light) as they would look in another (`target`): white
+    balance moved from one light to the other, chroma scaled by the photos' colourfulness (a
+    black and white photo gets grey), lightness scaled by the square root of their brightness
+    ratio (between 0.75 and 1.3: the faces' own tones differ too), and tooth-like pixels
+    (`teeth_weight`) given exactly the target's white, so teeth never take a tint.
+
+    Args:
+        patch: (h, w, 3) float32 or uint8 RGB 0..255.
+
+    Returns:
+        (h, w, 3) float32 RGB 0..255.
+    """
+    lab = cv2.cvtColor(np.clip(patch, 0, 255).astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+    teeth = teeth_weight(lab)
+    shade = lab[..., :1] / 100.0
+    grey = lab[..., 1:] - source.white_lab() * shade  # the source's cast taken out
+    ratio = float(np.clip(target.chroma / max(source.chroma, 1e-3), 0.0, 1.2))
+    cast = target.white_lab() * shade
+    lab[..., 1:] = cast + grey * (ratio * (1 - teeth))[..., None]
+    lab[..., 0] *= float(np.clip((target.lightness / max(source.lightness, 1e-3)) ** 0.5, 0.75, 1.3))
+    return cv2.cvtColor(np.clip(lab, [0, -127, -127], [100, 127, 127]).astype(np.float32), cv2.COLOR_LAB2RGB) * 255.0
