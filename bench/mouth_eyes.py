@@ -41,7 +41,7 @@ def measure(out_frames, out_pts, drv_pts, white) -> dict[str, float]:
         "r_mouth": M.correlation(out_sig[:, 1], drv_sig[:, 1]), "r_eyes": M.correlation(out_sig[:, 0], drv_sig[:, 0]),
         "gap_closed": closure["gap_closed"], "gap_min": closure["gap_min"], "drv_gap_min": closure["driver_gap_min"],
         "gap_max": closure["gap_max"], "drv_gap_max": closure["driver_gap_max"], "blink": blink, "drv_blink": drv_blink,
-        "teeth": M.teeth_shift(out_frames, out_pts, white),
+        "teeth": M.teeth_shift(np.array([M.teeth_saturation(f, p) for f, p in zip(out_frames, out_pts, strict=True)]), white),
     }
 
 

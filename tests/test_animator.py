@@ -4,7 +4,7 @@ import av
 import numpy as np
 import pytest
 
-from facedyn import AnimatorConfig, InputError, NoFaceError, RenderConfig, drivers
+from facedyn import AnimatorConfig, InputError, NoFaceError, RenderConfig, RetargetConfig, drivers
 from facedyn.animator import Animator
 from facedyn.io import iter_frames, probe_video
 from facedyn.tracking import FaceTracker
@@ -54,15 +54,20 @@ def test_eyes_and_mouth_follow_the_driver(crop_run):
 
 
 def test_gaze_follows_the_driver(crop_run):
+    """Where the driver's eyes are open: from about 4 to 7 s this driver shuts them (a tracker's
+    "gaze" of a shut eye is noise, and the output's eyes shut there too)."""
     from facedyn.dynamics import dynamics_from_landmarks
 
     _, out, driving = crop_run
+    tracked = track_all(list(iter_frames(driving)))
+    eyes = T.eye_opening(tracked).mean(1)
+    open_ = eyes > 0.6 * np.median(eyes)
 
-    def gaze_x(frames):
-        return np.array([dynamics_from_landmarks(p)[0].gaze[:, 0].mean() for p in track_all(frames)])
+    def gaze_x(points):
+        return np.array([dynamics_from_landmarks(p)[0].gaze[:, 0].mean() for p in points])
 
-    r = np.corrcoef(gaze_x(list(iter_frames(out))), gaze_x(list(iter_frames(driving))))[0, 1]
-    assert r > 0.7, r
+    r = np.corrcoef(gaze_x(track_all(list(iter_frames(out))))[open_], gaze_x(tracked)[open_])[0, 1]
+    assert open_.mean() > 0.6 and r > 0.7, (open_.mean(), r)
 
 
 def test_background_outside_the_person_stays_still(crop_run):
@@ -255,3 +260,73 @@ def test_a_cut_short_driver_is_noticed_once(tmp_path, animator, image_path, test
     frames = list(animation)
     assert caplog.text.count("is cut short") == 1 and f"using the {len(frames)} that are there" in caplog.text
     assert 1 <= len(frames) < 24
+
+
+# -- mouths that close, eyes that shut (measured by tracking the output, as users see it) --------
+
+def _track_clip(frames) -> np.ndarray:
+    with FaceTracker() as tracker:
+        tracker.reset_video()
+        return np.array([p if (p := tracker.track(f)) is not None else np.full((478, 3), np.nan) for f in frames])
+
+
+def test_a_photo_showing_its_teeth_closes_its_lips_with_the_driver(image_path, video_path):
+    """Before hybrid mode this photo's lip gap stayed at 0.07 face heights on the driver's
+    closed frames (its teeth on every frame); the driver's own is under 0.01."""
+    import itertools
+
+    from facedyn.eval import metrics as M
+
+    driving = video_path("woman_glasses_speaking")
+    with Animator(AnimatorConfig(render=RenderConfig(paste_back=False))) as anim:
+        source = anim.load_source(image_path("man_glasses_beard_smile"))
+        frames = list(itertools.islice(iter(anim.animate(source, drivers.video(driving))), 80))
+    closure = M.mouth_closure(M.lip_gaps(_track_clip(frames)),
+                              M.lip_gaps(_track_clip(list(itertools.islice(iter_frames(driving), 80)))))
+    assert closure["gap_closed"] < 0.035, closure
+    assert closure["gap_max"] > 0.7 * closure["driver_gap_max"], closure  # and opens with the driver
+
+
+def test_blinks_shut_the_eyes(image_path, video_path):
+    """Tracked on the output, the eyes on the driver's blink frames were at 0.83 of open before
+    the apertures were smoothed fast and the closing layers drawn, 0.81 after; the driver's
+    are at 0.46 (25 fps catches mid-blinks). MediaPipe reads a drawn shut eye as 0.5-0.7 of
+    open, so this guards against going back, not the goal: the mesh shuts
+    (test_a_blink_shuts_the_lids)."""
+    import itertools
+
+    from facedyn.eval import metrics as M
+
+    driving = video_path("woman_speaking_head_turns")
+    with Animator(AnimatorConfig(render=RenderConfig(paste_back=False))) as anim:
+        source = anim.load_source(image_path("woman_frontal_neutral"))
+        frames = list(itertools.islice(iter(anim.animate(source, drivers.video(driving))), 150))
+    out = M.expression_signals(_track_clip(frames))[:, 0]
+    drv = M.expression_signals(_track_clip(list(itertools.islice(iter_frames(driving), 150))))[:, 0]
+    output_depth, driver_depth = M.blink_depth(out, drv)
+    assert driver_depth < 0.6 and output_depth < 0.82, (output_depth, driver_depth)
+
+
+@pytest.mark.parametrize("photo", ["woman_frontal_neutral", "cartoon_boy_3d", "man_mustache_colorized"])
+def test_a_blink_shuts_the_lids(animator, image_path, video_path, photo):
+    """A driver's blink closes the target's lids to at most a tenth of the photo's opening,
+    for eyes of any size, also with the head turned 20 degrees."""
+    from facedyn.dynamics import dynamics_from_landmarks
+    from facedyn.geometry import regions
+    from facedyn.geometry.pose import angles_to_rotation, fit_head_pose
+    from facedyn.geometry.retarget import Retargeter
+
+    source = animator.load_source(image_path(photo))
+    driver = next(iter_frames(video_path("woman_speaking_head_turns")))
+    animator.tracker.reset_video()
+    points = animator.tracker.track(driver)
+    reference, pose = dynamics_from_landmarks(points)
+    head = pose.to_head_frame(points)
+    shut = regions.set_eye_gaps(head, np.zeros((2, 7)))
+    rest = regions.eye_gaps(source.layers.pose.to_head_frame(source.layers.landmarks)).mean()
+    for yaw in (0.0, 20.0):
+        turned = pose.to_image(shut @ angles_to_rotation(yaw, 0, 0).T)
+        frame, _ = dynamics_from_landmarks(turned, pose)
+        target, _ = Retargeter(source.layers.landmarks, reference, RetargetConfig())(frame)
+        gaps = regions.eye_gaps(fit_head_pose(target).to_head_frame(target))
+        assert gaps.mean() <= 0.1 * rest, (yaw, gaps.mean(), rest)

@@ -11,6 +11,7 @@ from facedyn.eval.baselines import LandmarkWarp
 from facedyn.eval.networks import EMOTIONS, DlibFace, EmotionModel
 from facedyn.io import iter_frames, load_image
 from facedyn.tracking import FaceTracker
+from facedyn.tracking import topology as T
 
 
 @pytest.fixture(scope="module")
@@ -148,3 +149,37 @@ def test_landmark_warp_identity_and_motion(faces):
     x0, x1 = int(mesh[:, 0].min()) + 20, int(mesh[:, 0].max()) - 20
     y0, y1 = int(mesh[:, 1].min()) + 20, int(mesh[:, 1].max()) - 20
     assert metrics.l1(moved[y0:y1, x0 + 12: x1 + 12], image[y0:y1, x0:x1]) < metrics.l1(moved[y0:y1, x0:x1], image[y0:y1, x0:x1])
+
+
+def test_mouth_closure_and_blink_depth_known_values():
+    driver = np.array([0.0, 0.005, 0.05, 0.1, 0.0])
+    output = np.array([0.02, 0.03, 0.06, 0.08, 0.01])
+    closure = metrics.mouth_closure(output, driver)
+    assert closure["gap_closed"] == pytest.approx(0.02)  # frames 0, 1 and 4 are closed for the driver
+    assert (closure["gap_max"], closure["driver_gap_max"]) == (0.08, 0.1)
+    eyes = np.array([0.3] * 8 + [0.06, 0.3])
+    out, drv = metrics.blink_depth(np.array([0.3] * 8 + [0.15, 0.3]), eyes)
+    assert drv == pytest.approx(0.2) and out == pytest.approx(0.5)
+    assert np.isnan(metrics.blink_depth(eyes, np.full(10, 0.3))[0])  # no blink, no measure
+
+
+def test_teeth_colour_on_a_drawn_mouth():
+    """Grey teeth in a grey photo: no tint; tinted teeth: the tint shows."""
+    h, w = 200, 200
+    image = np.full((h, w, 3), 150, np.uint8)
+    points = np.zeros((478, 3))
+    points[:, :2] = [100, 60]  # everything away from the mouth
+    upper = np.stack([np.linspace(60, 140, 11), 100 - 10 * np.sin(np.linspace(0, np.pi, 11))], 1)
+    lower = np.stack([np.linspace(60, 140, 11), 100 + 30 * np.sin(np.linspace(0, np.pi, 11))], 1)
+    points[T.LIPS_INNER_UPPER, :2], points[T.LIPS_INNER_LOWER, :2] = upper, lower
+    points[61, :2], points[291, :2] = [55, 100], [145, 100]
+    points[13, :2], points[14, :2] = upper[5], lower[5]
+    mouth = metrics._inside(image, points[T.MOUTH_INNER_LOOP, :2], 0.0)
+    image[mouth] = 40
+    image[mouth & (np.arange(h)[:, None] < 104)] = (235, 235, 235)  # a row of grey-white teeth
+    assert metrics.teeth_saturation(image, points) == pytest.approx(0.0, abs=0.01)
+    image[mouth & (np.arange(h)[:, None] < 104)] = (180, 230, 235)  # cyan teeth
+    tinted = metrics.teeth_saturation(image, points)
+    assert tinted > 0.2
+    assert metrics.teeth_shift(np.array([tinted, np.nan]), np.ones(3)) == pytest.approx(tinted)
+    assert np.isnan(metrics.teeth_shift(np.array([np.nan]), np.ones(3)))

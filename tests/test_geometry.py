@@ -35,7 +35,8 @@ def test_template_pose_is_frontal_and_rotations_are_recovered():
 def faces(image_path):
     out = {}
     with FaceTracker() as tracker:
-        for name in ("man_turned_looking_up", "woman_frontal_neutral", "woman_open_mouth_surprised"):
+        for name in ("man_turned_looking_up", "woman_frontal_neutral", "woman_open_mouth_surprised",
+                     "man_glasses_beard_smile"):
             img = load_image(image_path(name))
             out[name] = tracker.landmarks_in_box(img, tracker.detect_faces(img)[0])
             flipped = img[:, ::-1].copy()
@@ -120,3 +121,56 @@ def test_pose_scale_and_absolute_mode(faces):
         assert abs(pose.angles[0] - (src_yaw + 20 * k)) < 1.0
     _, pose = Retargeter(src, ref, RetargetConfig(mode="absolute"))(turned)
     assert abs(pose.angles[0] - turned.angles[0]) < 1e-6
+
+
+# -- openness is expression: closing a photo's open mouth ---------------------------------------
+
+@pytest.mark.parametrize("name", ["man_glasses_beard_smile", "man_turned_looking_up", "woman_open_mouth_surprised"])
+def test_close_mouth_shuts_an_open_photo_without_tearing(faces, name):
+    from facedyn.geometry.folds import folded
+
+    points = faces[name]
+    head = fit_head_pose(points).to_head_frame(points)
+    closed = regions.close_mouth(head)
+    gaps = closed[T.MOUTH_PAIRS[:, 1], 1] - closed[T.MOUTH_PAIRS[:, 0], 1]
+    assert regions.mouth_gap(head) > 0.05 and np.abs(gaps).max() < 0.003  # the lips meet along the mouth
+    assert folded(closed, head).sum() <= 10  # a wide "O" may leave slivers at the corners, never a tear
+    above = head[:468, 1] < head[T.NOSE_TIP, 1]
+    assert np.abs(closed[:468][above] - head[:468][above]).max() < 1e-9  # nothing from the nose up moves
+
+
+def test_close_mouth_raises_an_open_jaw_and_leaves_a_smile_to_the_lips(faces):
+    surprised = fit_head_pose(faces["woman_open_mouth_surprised"]).to_head_frame(faces["woman_open_mouth_surprised"])
+    smile = fit_head_pose(faces["man_glasses_beard_smile"]).to_head_frame(faces["man_glasses_beard_smile"])
+    chin_up = [h[T.CHIN, 1] - regions.close_mouth(h)[T.CHIN, 1] for h in (surprised, smile)]
+    assert chin_up[0] > 0.1 and abs(chin_up[1]) < 0.01  # the jaw closes the "O"; the lips close over the teeth
+
+
+def test_hybrid_closes_a_teeth_showing_photo_and_opens_a_closed_one(faces):
+    """The default mode: the driver's closed lips close the photo's, whatever the photo's own
+    opening; the driver's open mouth opens a closed-mouth photo as wide (scaled)."""
+    driver = faces["woman_frontal_neutral"]
+    ref, pose = dynamics_from_landmarks(driver)
+    head = pose.to_head_frame(driver)
+    closed_frame, _ = dynamics_from_landmarks(pose.to_image(regions.open_jaw(head, -regions.mouth_gap(head))), pose)
+    open_frame, _ = dynamics_from_landmarks(pose.to_image(regions.open_jaw(head, 0.15)), pose)
+    smile = Retargeter(faces["man_glasses_beard_smile"], ref, RetargetConfig())
+    assert regions.mouth_gap(smile.shape(closed_frame)) < 0.003
+    relative = Retargeter(faces["man_glasses_beard_smile"], ref, RetargetConfig(mode="relative"))
+    assert regions.mouth_gap(relative.shape(closed_frame)) > 0.05  # relative mode keeps the photo's teeth showing
+    sad = Retargeter(faces["woman_open_mouth_surprised"], ref, RetargetConfig())
+    assert regions.mouth_gap(sad.shape(closed_frame)) < 0.003
+    wide = Retargeter(faces["man_turned_looking_up"], ref, RetargetConfig()).shape(open_frame)
+    assert regions.mouth_gap(wide) > 0.12
+
+
+def test_rig_motion_counts_its_neutral_as_closed(faces):
+    """Rig-made motion rests on the template, whose lips part a little: at rest it must close
+    a teeth-showing photo's lips, not keep them apart."""
+    from facedyn import drivers
+
+    motion = drivers.expression("neutral", 0.4, fps=10).open()
+    frame = next(motion.frames).dynamics
+    assert motion.closed_gap == pytest.approx(regions.mouth_gap(template().shape))
+    retarget = Retargeter(faces["man_glasses_beard_smile"], motion.reference, RetargetConfig(), motion.closed_gap)
+    assert regions.mouth_gap(retarget.shape(frame)) < 0.003

@@ -39,12 +39,19 @@ class ClipMeasures:
     dlib68: (N, 68, 2) dlib landmarks in pixels.
     emotions: (N, 7) FER2013 probabilities (networks.EMOTIONS order).
     descriptors: (N, 128) dlib descriptors, only on the sampled identity frames.
+    teeth: (N,) saturation of the teeth showing (metrics.teeth_saturation), NaN where none.
     """
 
     mesh: np.ndarray
     dlib68: np.ndarray
     emotions: np.ndarray
     descriptors: np.ndarray
+    teeth: np.ndarray
+
+    @cached_property
+    def gaps(self) -> np.ndarray:
+        """(N,) inner-lip gap in face heights (metrics.lip_gaps)."""
+        return metrics.lip_gaps(self.mesh)
 
     @property
     def found(self) -> np.ndarray:
@@ -115,6 +122,7 @@ class ClipRecorder:
         self._dlib68 = np.full((n, 68, 2), np.nan)
         self._emotions = np.full((n, 7), np.nan)
         self._descriptors = np.full((n, 128), np.nan)
+        self._teeth = np.full(n, np.nan)
         self._index = 0
         self._last: np.ndarray | None = None
         self._last_descriptor: np.ndarray | None = None
@@ -129,6 +137,7 @@ class ClipRecorder:
             # A still (the static baseline) is measured once: repeating its measures keeps
             # tracker noise out of a clip that does not move, and saves the time.
             self._mesh[i], self._dlib68[i], self._emotions[i] = self._mesh[i - 1], self._dlib68[i - 1], self._emotions[i - 1]
+            self._teeth[i] = self._teeth[i - 1]
         else:
             self._last, self._last_descriptor = frame, None
             points = self._m._tracker.track(frame)
@@ -136,6 +145,7 @@ class ClipRecorder:
                 self._mesh[i] = points
                 self._dlib68[i] = self._m._dlib.landmarks68(frame, points)
                 self._emotions[i] = self._m._emotion.probabilities(frame, points)
+                self._teeth[i] = metrics.teeth_saturation(frame, points)
         found = not np.isnan(self._mesh[i, 0, 0])
         if found and i in self._identity:
             if self._last_descriptor is None:
@@ -146,4 +156,4 @@ class ClipRecorder:
     def result(self) -> ClipMeasures:
         """The measures of the frames added so far."""
         n = self._index
-        return ClipMeasures(self._mesh[:n], self._dlib68[:n], self._emotions[:n], self._descriptors[:n])
+        return ClipMeasures(self._mesh[:n], self._dlib68[:n], self._emotions[:n], self._descriptors[:n], self._teeth[:n])

@@ -258,13 +258,16 @@ def teeth_pixels(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     return teeth if len(teeth) >= 20 else empty
 
 
-def teeth_shift(frames, points: np.ndarray, white: np.ndarray) -> float:
-    """Median over the open-mouthed frames of the teeth's mean saturation, minus the
-    saturation of the photo's `white` (render.colour.white_point): 0 = teeth as neutral as the photo's
-    light, above = tinted (cyan, olive, lavender). NaN when no teeth show.
+def teeth_saturation(image: np.ndarray, points: np.ndarray) -> float:
+    """Mean HSV saturation of the teeth showing (teeth_pixels), NaN when none show."""
+    teeth = teeth_pixels(image, points)
+    return float(_saturation(teeth).mean()) if len(teeth) else float("nan")
 
-    Args:
-        frames: (H, W, 3) uint8 RGB frames; points: (N, 478, 3) their landmarks.
-    """
-    shifts = [float(_saturation(t).mean()) for f, p in zip(frames, points, strict=True) if len(t := teeth_pixels(f, p))]
-    return float(np.median(shifts) - _saturation(white * 255)) if shifts else float("nan")
+
+def teeth_shift(saturations: np.ndarray, white: np.ndarray) -> float:
+    """How far the teeth are from neutral under the photo's light: the median over the frames
+    of the teeth's saturation ((N,), NaN where none show), minus the saturation of the
+    photo's `white` (render.colour.white_point). 0 = teeth as neutral as the photo's light,
+    above = tinted (cyan, olive, lavender); NaN when no teeth show."""
+    shown = saturations[np.isfinite(saturations)]
+    return float(np.median(shown) - _saturation(white * 255)) if len(shown) else float("nan")

@@ -43,6 +43,13 @@ METRICS = {
     "corr_mouth": Metric("r mouth", True, 2, "the same for mouth opening"),
     "corr_smile": Metric("r smile", True, 2, "the same for lip-corner distance"),
     "corr_brows": Metric("r brows", True, 2, "the same for brow height over the lids"),
+    "gap_closed": Metric("gap shut", False, 3, "lip gap in face heights on the driver's closed frames (driver's <= 0.01): "
+                         "0 = shut too"),
+    "gap_max_ratio": Metric("gap widest", True, 2, "widest lip gap over the driver's widest (1 = opens as wide)"),
+    "blink_excess": Metric("blink", False, 2, "eye opening on the driver's blink frames over its own median, minus the driver's "
+                           "(0 = shuts as far)"),
+    "teeth_shift": Metric("teeth tint", False, 3, "|teeth saturation - saturation of the photo's white| (0 = teeth as neutral "
+                          "as its light)"),
     "jitter": Metric("jitter", False, 2, "RMS landmark acceleration of the output over the driver's (1 = as smooth)"),
     "failures": Metric("no face", False, 3, "share of output frames where no face was found"),
 }

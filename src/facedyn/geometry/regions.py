@@ -112,8 +112,9 @@ def close_mouth(shape: np.ndarray) -> np.ndarray:
     little above the corners and at the inner corners, each contour point's own move at the
     lips, the jaw's rise on the chin block (the lower 40% between lower lip and chin). Raising
     the jaw with `jaw_weights` instead turns the skin over beside the corners once an "O"
-    closes by more than the weights' ramp. Folds are then smoothed out with the lip contours
-    and the chin held; slivers at the corners of a wide "O" may stay turned (a few pixels).
+    closes by more than the weights' ramp. Folds are then smoothed out with the lip contours,
+    the chin and the upper face held; slivers at the corners of a wide "O" may stay turned (a
+    few pixels).
 
     Args:
         shape: (478, 3) pose-free mesh (head frame, y down).
@@ -128,8 +129,8 @@ def close_mouth(shape: np.ndarray) -> np.ndarray:
     towards_corner = np.clip(np.abs(shape[upper, 0] - centre) / half_width, 0, 1) ** 2
     upper_share = 0.5 * min(gap, LIP_REACH) / gap
     upper_share = upper_share + (0.5 - upper_share) * towards_corner
-    chin = _chin_block(shape)
-    move = _harmonic(shape, _held_when_closing(shape), {
+    chin, held = _chin_block(shape), _held_when_closing(shape)
+    move = _harmonic(shape, held, {
         "upper lip": (upper, -upper_share * gaps),  # the field is the upward move: the upper lip comes down
         "lower lip": (lower, (1 - upper_share) * gaps),
         "chin": (chin, max(gap - LIP_REACH, 0.0)),
@@ -137,7 +138,7 @@ def close_mouth(shape: np.ndarray) -> np.ndarray:
     closed = shape.copy()
     closed[:, 1] -= move
     closed[:, 2] -= 0.3 * np.maximum(move, 0.0)  # the chin swings forward as it rises (open_jaw's reverse)
-    return unfold(closed, shape, 200, pinned=np.concatenate([T.LIPS_INNER_UPPER, T.LIPS_INNER_LOWER, chin]))
+    return unfold(closed, shape, 60, pinned=np.concatenate([T.LIPS_INNER_UPPER, T.LIPS_INNER_LOWER, chin, held]))
 
 
 def _chin_block(shape: np.ndarray) -> np.ndarray:

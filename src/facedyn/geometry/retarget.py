@@ -112,6 +112,7 @@ class Retargeter:
         source_gap = regions.mouth_gap(self.source_shape)
         driver_gap = max(regions.mouth_gap(driver) - self._closed_gap, 0.0) * self._axis_scale[1]
         want = source_gap + self._mouth_strength * (driver_gap - source_gap)
+        shape = _no_crossing(shape)  # the driver's closing, added to closed lips, pushes them past each other
         return regions.open_jaw(shape, max(want - regions.mouth_gap(shape), 0.0), self._jaw)
 
     def _copy_openings(self, shape: np.ndarray, driver: np.ndarray) -> np.ndarray:

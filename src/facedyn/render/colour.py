@@ -76,9 +76,11 @@ class Light:
     def of(cls, image: np.ndarray, points: np.ndarray) -> Light:
         return cls(white_point(image, points), colourfulness(image, points), brightness(image, points))
 
-    def white_lab(self) -> np.ndarray:
-        """(2,) the a*, b* of white under this light (OpenCV float Lab)."""
-        return cv2.cvtColor(self.white.astype(np.float32)[None, None], cv2.COLOR_RGB2LAB)[0, 0, 1:]
+    def cast(self, lightness: np.ndarray) -> np.ndarray:
+        """(..., 2) the a*, b* (OpenCV float Lab) of this light's white at `lightness` (...,)
+        L: a white's chroma scales with its lightness."""
+        white = cv2.cvtColor(self.white.astype(np.float32)[None, None], cv2.COLOR_RGB2LAB)[0, 0]
+        return white[1:] * (lightness[..., None] / max(float(white[0]), 1e-3))
 
 
 def relight(patch: np.ndarray, source: Light, target: Light) -> np.ndarray:
@@ -96,10 +98,8 @@ def relight(patch: np.ndarray, source: Light, target: Light) -> np.ndarray:
     """
     lab = cv2.cvtColor(np.clip(patch, 0, 255).astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
     teeth = teeth_weight(lab)
-    shade = lab[..., :1] / 100.0
-    grey = lab[..., 1:] - source.white_lab() * shade  # the source's cast taken out
+    grey = lab[..., 1:] - source.cast(lab[..., 0])  # the source's cast taken out
     ratio = float(np.clip(target.chroma / max(source.chroma, 1e-3), 0.0, 1.2))
-    cast = target.white_lab() * shade
-    lab[..., 1:] = cast + grey * (ratio * (1 - teeth))[..., None]
+    lab[..., 1:] = target.cast(lab[..., 0]) + grey * (ratio * (1 - teeth))[..., None]
     lab[..., 0] *= float(np.clip((target.lightness / max(source.lightness, 1e-3)) ** 0.5, 0.75, 1.3))
     return cv2.cvtColor(np.clip(lab, [0, -127, -127], [100, 127, 127]).astype(np.float32), cv2.COLOR_LAB2RGB) * 255.0

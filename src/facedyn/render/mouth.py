@@ -143,15 +143,20 @@ class OwnInterior:
         """(h, w, 3) float32 the interior for `box` of the frame: the lower part moved with
         the target's lower lip, the upper part with its upper lip, over the dark of the mouth."""
         x0, y0, w, h = box
-        out = np.broadcast_to(self.cavity, (h, w, 3)).astype(np.float32)
+        moved = []
         for part, lip, ring in ((self.lower, self.lower_lip, T.LIPS_INNER_LOWER),
                                 (self.upper, self.upper_lip, T.LIPS_INNER_UPPER)):
             rot, shift, scale = umeyama(lip, target[ring, :2].astype(np.float64))
             m = np.column_stack([scale * rot, shift + scale * rot @ self.origin - (x0, y0)])
             pixels = cv2.warpAffine(self.image, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-            alpha = cv2.warpAffine(part, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-            out = out + (pixels - out) * alpha[..., None]
-        return out
+            moved.append((pixels, cv2.warpAffine(part, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)))
+        (lower, a_lower), (upper, a_upper) = moved
+        # The upper part lies over the lower; where they meet unmoved the two together are
+        # exactly the photo's interior (the lower's share counts the upper's in).
+        a_lower = np.clip(a_lower / np.maximum(1.0 - a_upper, 1e-3), 0, 1)
+        out = np.broadcast_to(self.cavity, (h, w, 3)).astype(np.float32)
+        out = out + (lower - out) * a_lower[..., None]
+        return out + (upper - out) * a_upper[..., None]
 
 
 # -- the driver's interior -------------------------------------------------------------------------

@@ -19,14 +19,16 @@ import numpy as np
 
 from facedyn.tracking import topology as T
 
-# Per kind: the band repainted around the opening (in opening widths); the opening (target
-# gap over the photo's) where the repaint starts and where it is complete; where the closure
-# line starts and where it is complete; its width (opening widths) and opacity.
+# Per kind: the band repainted around the opening (in opening widths); for the band around
+# the target's opening, and for the opening itself, the openness (target gap over the
+# photo's) where the repaint starts and where it is complete (a squinting eye keeps its
+# iris; only a nearly shut one is covered); the same for the closure line, its width
+# (opening widths) and opacity.
 KINDS = {
-    "eye": {"band": 0.1, "starts": 0.6, "complete": 0.15, "line_starts": 0.35, "line_complete": 0.05,
-            "line": 0.035, "line_opacity": 0.85},
-    "mouth": {"band": 0.04, "starts": 0.95, "complete": 0.6, "line_starts": 0.3, "line_complete": 0.05,
-              "line": 0.018, "line_opacity": 0.5},
+    "eye": {"band": 0.1, "band_starts": 0.95, "band_complete": 0.6, "starts": 0.35, "complete": 0.1,
+            "line_starts": 0.35, "line_complete": 0.05, "line": 0.035, "line_opacity": 0.85},
+    "mouth": {"band": 0.04, "band_starts": 0.95, "band_complete": 0.6, "starts": 0.3, "complete": 0.05,
+              "line_starts": 0.3, "line_complete": 0.05, "line": 0.018, "line_opacity": 0.5},
 }
 MOUTH_OPEN = 0.05  # a photo's mouth open less than this (gap over width) has nothing to hide
 
@@ -51,6 +53,7 @@ class Closing:
     origin: tuple[int, int]
     line_colour: np.ndarray
     width: float
+    lower: np.ndarray  # (h, w) float32 1 below the eye's middle line (the band repainted as lids close)
 
 
 def prepare_closings(image: np.ndarray, points: np.ndarray) -> list[Closing]:
@@ -89,8 +92,11 @@ def _closing(image: np.ndarray, points: np.ndarray, kind: str, loop: np.ndarray,
         hole = cv2.dilate(hole, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band + 1, 2 * band + 1)))
         texture = cv2.inpaint(roi, hole, max(2, band), cv2.INPAINT_TELEA)
     mask = cv2.GaussianBlur(hole.astype(np.float32), (0, 0), max(0.5, band / 3))  # a soft edge all round
+    lower = np.ones_like(mask)
+    if kind == "eye":  # the eye white a rising lower lid carries; the iris under the upper lid stays
+        lower = (np.arange(mask.shape[0])[:, None] > middle[None, :]).astype(np.float32)
     return Closing(kind, loop, pairs, _mean_gap(points, pairs), texture, mask,
-                   (int(x0), int(y0)), _line_colour(image, points, loop, kind), width)
+                   (int(x0), int(y0)), _line_colour(image, points, loop, kind), width, lower)
 
 
 def _contour_y(contour: np.ndarray, x0: int, width: int) -> np.ndarray:
@@ -124,7 +130,13 @@ def _fill_from_below(roi: np.ndarray, hole: np.ndarray, band: int) -> np.ndarray
 
 
 def _mean_gap(points: np.ndarray, pairs: np.ndarray) -> float:
-    return float(np.linalg.norm(points[pairs[:, 1], :2] - points[pairs[:, 0], :2], axis=-1).mean())
+    """Mean gap of the (upper, lower) pairs across the opening's axis (corner to corner): the
+    pairs are not stacked exactly, so their straight distance never reaches 0."""
+    upper, lower = points[pairs[:, 0], :2], points[pairs[:, 1], :2]
+    axis = upper[-1] - upper[0]
+    normal = np.array([-axis[1], axis[0]]) / max(float(np.linalg.norm(axis)), 1e-9)
+    normal *= np.sign(normal[1]) or 1.0  # down the face, whichever way the contour runs (the left eye's runs leftwards)
+    return float(np.maximum((lower - upper) @ normal, 0.0).mean())
 
 
 def _line_colour(image: np.ndarray, points: np.ndarray, loop: np.ndarray, kind: str) -> np.ndarray:
@@ -161,8 +173,8 @@ def draw_closed(out: np.ndarray, warp: np.ndarray, closing: Closing, target: np.
     """
     k = KINDS[closing.kind]
     ratio = openness(closing, target)
-    amount = _ramp(ratio, k["starts"], k["complete"])
-    if amount <= 0.0:
+    band, shut = _ramp(ratio, k["band_starts"], k["band_complete"]), _ramp(ratio, k["starts"], k["complete"])
+    if band <= 0.0 and shut <= 0.0:
         return
     polygon = target[closing.loop, :2]
     margin = 3 * KINDS[closing.kind]["band"] * closing.width + 2
@@ -172,7 +184,9 @@ def draw_closed(out: np.ndarray, warp: np.ndarray, closing: Closing, target: np.
     where = warp[y0:y1, x0:x1] - np.float32(closing.origin)
     texture = cv2.remap(closing.texture, where, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     mask = cv2.remap(closing.mask, where, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    mask *= amount
+    opening = _coverage(polygon - (x0, y0), mask.shape)
+    lower = cv2.remap(closing.lower, where, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    mask *= band * lower * (1.0 - opening) + shut * opening
     line = _closure_line(closing, target, (x0, y0), mask.shape)
     line *= _ramp(ratio, k["line_starts"], k["line_complete"]) * k["line_opacity"]
     region = out[y0:y1, x0:x1].astype(np.float32)

@@ -1,0 +1,143 @@
+"""The mouth interior, the closing layers and the colour of moved pixels, on real photos."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from facedyn.eval import metrics as M
+from facedyn.io import load_image
+from facedyn.render.colour import Light, relight, white_point
+from facedyn.render.mouth import MouthInterior, drawn_patch
+from facedyn.render.openings import draw_closed, openness, prepare_closings
+from facedyn.tracking import FaceTracker
+from facedyn.tracking import topology as T
+
+
+@pytest.fixture(scope="module")
+def photos(image_path):
+    out = {}
+    with FaceTracker() as tracker:
+        for name in ("man_bw_photo", "man_glasses_beard_smile", "woman_frontal_neutral", "woman_smile_happy_frame"):
+            if name == "woman_smile_happy_frame":
+                continue
+            image = load_image(image_path(name))
+            out[name] = (image, tracker.landmarks_in_box(image, tracker.detect_faces(image)[0]))
+    return out
+
+
+@pytest.fixture(scope="module")
+def toothy_driver(video_path):
+    """A real driving frame with a broad, toothy smile, and its landmarks."""
+    from facedyn.io import iter_frames
+
+    with FaceTracker() as tracker:
+        tracker.reset_video()
+        for k, frame in enumerate(iter_frames(video_path("woman_smile_happy"))):
+            points = tracker.track(frame)
+            if k >= 20 and points is not None and T.mouth_opening(points) > 0.25:
+                return frame, points
+    pytest.fail("no open-mouthed frame found")
+
+
+def _opened(points: np.ndarray, amount: float) -> np.ndarray:
+    """Landmarks with the lower lip and chin lowered by `amount` face sizes."""
+    out = points.copy()
+    below = out[:, 1] > out[[61, 291], 1].mean() + 1
+    out[below, 1] += amount * float(T.face_size(points)) * np.clip((out[below, 1] - out[[61, 291], 1].mean()) / 20, 0, 1)
+    out[T.LIPS_INNER_LOWER[1:-1], 1] = points[T.LIPS_INNER_LOWER[1:-1], 1] + amount * float(T.face_size(points))
+    return out
+
+
+def test_relight_keeps_teeth_white_and_a_grey_photo_grey(photos, toothy_driver):
+    frame, points = toothy_driver
+    box = np.round(np.r_[points[T.MOUTH_INNER_LOOP, :2].min(0), points[T.MOUTH_INNER_LOOP, :2].max(0)]).astype(int)
+    mouth = frame[box[1]: box[3], box[0]: box[2]].astype(np.float32)
+    grey_photo = Light.of(*photos["man_bw_photo"])
+    assert grey_photo.chroma < 2 and np.allclose(grey_photo.white, 1, atol=0.02)
+    on_grey = relight(mouth, Light.of(frame, points), grey_photo)
+    assert M._saturation(on_grey).mean() < 0.03  # no pink tongue or tinted teeth in a black and white photo
+    # A grey-white tooth under neutral light becomes white under a warm light (no clipping at
+    # this brightness), whatever the light's colourfulness.
+    neutral, warm = Light(np.ones(3), 20.0, 60.0), Light(np.array([1.0, 0.8, 0.6]), 25.0, 60.0)
+    tooth = np.full((4, 4, 3), 170.0, np.float32)
+    assert M._saturation(relight(tooth, neutral, warm)).mean() == pytest.approx(M._saturation(warm.white * 255), abs=0.05)
+    assert M._saturation(relight(tooth, warm, neutral)).mean() < 0.02  # and back
+
+
+def test_a_photo_showing_teeth_reuses_its_own(photos):
+    smile = MouthInterior(*photos["man_glasses_beard_smile"])
+    closed = MouthInterior(*photos["woman_frontal_neutral"])
+    assert smile.own is not None and closed.own is None
+
+
+def test_own_teeth_follow_the_lips(photos):
+    """Drawn at the photo's own mouth, the photo's interior comes back where it was."""
+    image, points = photos["man_glasses_beard_smile"]
+    interior = MouthInterior(image, points)
+    out = image.copy()
+    interior.draw(out, points)
+    inside = M._inside(image, points[T.MOUTH_INNER_LOOP, :2], 0.1)
+    assert np.abs(out[inside].astype(int) - image[inside]).mean() < 6
+
+
+@pytest.mark.parametrize("name", ["man_bw_photo", "woman_frontal_neutral"])
+def test_drawn_teeth_are_teeth(photos, name):
+    """A drawn interior for an opened mouth: bright teeth as neutral as the photo's white,
+    upper ones larger in the middle, a dark mouth behind them."""
+    image, points = photos[name]
+    interior = MouthInterior(image, points)
+    target = _opened(points, 0.12)
+    out = image.copy()
+    interior.draw(out, target)
+    teeth = M.teeth_pixels(out, target)
+    assert len(teeth) > 50
+    white = white_point(image, points)
+    assert abs(M._saturation(teeth).mean() - M._saturation(white * 255)) < 0.05
+    inside = out[M._inside(out, target[T.MOUTH_INNER_LOOP, :2], 0.05)].astype(np.float32) @ [0.299, 0.587, 0.114]
+    assert np.percentile(inside, 10) < 0.35 * np.percentile(inside, 95)  # a dark cavity behind bright teeth
+
+
+def test_drawn_patch_has_no_regular_stripes(photos):
+    """Teeth of different widths, not a comb of evenly spaced lines: the row's brightness
+    has no single dominant period."""
+    image, points = photos["woman_frontal_neutral"]
+    target = _opened(points, 0.12)
+    box = (int(target[61, 0]) - 5, int(target[13, 1]) - 5, int(target[291, 0] - target[61, 0]) + 10, 40)
+    patch = drawn_patch(target, box, MouthInterior(image, points).colours)
+    row = patch[8:14].mean(axis=(0, 2))
+    spectrum = np.abs(np.fft.rfft(row - row.mean()))[2:]
+    assert spectrum.max() < 0.5 * spectrum.sum()
+
+
+def test_both_eyes_and_the_mouth_measure_open_in_the_photo(photos):
+    """Each opening of a photo is as open as itself (the left eye's contour runs the other way)."""
+    image, points = photos["man_glasses_beard_smile"]
+    closings = prepare_closings(image, points)
+    assert [c.kind for c in closings] == ["eye", "eye", "mouth"]
+    assert all(c.gap > 1.0 and openness(c, points) == pytest.approx(1.0) for c in closings)
+
+
+def test_a_shut_eye_hides_the_eye(photos):
+    """With the lids together, the eye's closing layer leaves no white of the eye nor iris."""
+    image, points = photos["woman_frontal_neutral"]
+    closings = prepare_closings(image, points)
+    eye = closings[0]
+    shut = points.copy()
+    middle = (shut[eye.pairs[:, 0], 1] + shut[eye.pairs[:, 1], 1]) / 2
+    shut[eye.pairs[:, 0], 1] = shut[eye.pairs[:, 1], 1] = middle
+    assert openness(eye, shut) < 0.05 and openness(eye, points) == pytest.approx(1.0)
+    h, w = image.shape[:2]
+    identity = np.dstack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)))
+    out = image.copy()
+    draw_closed(out, identity, eye, shut)
+    opening = M._inside(image, points[T.RIGHT_EYE_LOOP, :2], 0.0)
+    upper_y, lower_y = points[eye.pairs[:, 0], 1].mean(), points[eye.pairs[:, 1], 1].mean()
+    lower_half = opening & (np.arange(image.shape[0])[:, None] > upper_y + 0.67 * (lower_y - upper_y))
+    def spread_down_columns(x: np.ndarray) -> float:
+        grey = np.where(lower_half, cv2.cvtColor(x, cv2.COLOR_RGB2GRAY).astype(float), np.nan)
+        return float(np.nanmean(np.nanstd(grey[:, lower_half.any(0)], axis=0)))
+
+    # the bottom of the eye (white, iris, the lid's edge): lid skin, one colour down each column
+    assert spread_down_columns(out) < 0.4 * spread_down_columns(image)
