@@ -238,8 +238,9 @@ def _inside(image: np.ndarray, polygon: np.ndarray, shrink: float) -> np.ndarray
 
 def teeth_pixels(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     """(K, 3) uint8 RGB of the teeth showing in an open mouth: the bright pixels inside the
-    inner lips (luma at least 0.75 of the interior's 95th percentile), leaving out clearly red
-    flesh (tongue, gums, lips: red hue and saturation over 0.3). Empty when the mouth is
+    inner lips (luma at least 0.75 of the interior's 95th percentile, and above the lips'
+    mean luma: a light tongue is no brighter than the lips, teeth are), leaving out clearly
+    red flesh (tongue, gums, lips: red hue and saturation over 0.3). Empty when the mouth is
     closed (opening under 0.12) or shows under 20 such pixels.
 
     Args:
@@ -254,7 +255,11 @@ def teeth_pixels(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     luma = pixels.astype(np.float32) @ [0.299, 0.587, 0.114]
     hsv = cv2.cvtColor(pixels[None], cv2.COLOR_RGB2HSV_FULL)[0].astype(np.float32)
     red = ((hsv[:, 0] < 25) | (hsv[:, 0] > 215)) & (hsv[:, 1] > 0.3 * 255)  # hue on 0..255
-    teeth = pixels[(luma >= 0.75 * np.percentile(luma, 95)) & ~red]
+    h, w = image.shape[:2]
+    lips = np.concatenate([T.LIPS_OUTER_UPPER, T.LIPS_OUTER_LOWER, T.LIPS_INNER_UPPER, T.LIPS_INNER_LOWER])
+    xy = np.clip(np.round(points[lips, :2]).astype(int), 0, [w - 1, h - 1])
+    lip_luma = float(image[xy[:, 1], xy[:, 0]].astype(np.float32).mean(0) @ [0.299, 0.587, 0.114])
+    teeth = pixels[(luma >= 0.75 * np.percentile(luma, 95)) & (luma > lip_luma) & ~red]
     return teeth if len(teeth) >= 20 else empty
 
 
