@@ -24,6 +24,7 @@ import numpy as np
 
 from facedyn.geometry.pose import umeyama
 from facedyn.render.colour import Light, relight, teeth_weight
+from facedyn.render.rasterize import contour_y, polygon_coverage
 from facedyn.tracking import topology as T
 
 PARTED = 0.6  # pixels of lip gap before anything is drawn
@@ -77,6 +78,11 @@ class MouthInterior:
             if self._driver_light is None:  # one driver per animation: its light is measured once
                 self._driver_light = Light.of(driving, driving_points)
             patch = driver_patch(driving, driving_points, target, box, self._driver_light, self.light)
+            # Barely parted lips show the dark of the mouth; the driver's interior there would be
+            # the inside edge of its own lips (a stripe of its lipstick).
+            width = max(float(np.linalg.norm(target[291, :2] - target[61, :2])), 1.0)
+            show = float(np.clip((np.linalg.norm(target[14, :2] - target[13, :2]) / width - 0.03) / 0.07, 0, 1))
+            patch = self.colours.cavity + (patch - self.colours.cavity) * show
         else:
             patch = drawn_patch(target, box, self.colours)
         _blend(out, patch, polygon, box)
@@ -124,13 +130,13 @@ class OwnInterior:
             return None
         x0, y0, w, h = box
         roi = image[y0: y0 + h, x0: x0 + w].astype(np.float32)
-        inside = _coverage(polygon - (x0, y0), (h, w))
+        inside = polygon_coverage(polygon - (x0, y0), (h, w))
         lab = cv2.cvtColor(roi / 255.0, cv2.COLOR_RGB2LAB)
         if (teeth_weight(lab) * inside).sum() < OWN_TEETH * max(inside.sum(), 1.0):
             return None
         upper_lip, lower_lip = points[T.LIPS_INNER_UPPER, :2], points[T.LIPS_INNER_LOWER, :2]
         xs = np.arange(w, dtype=np.float64) + x0
-        middle = (_along(upper_lip, xs) + _along(lower_lip, xs)) / 2 - y0
+        middle = (contour_y(upper_lip, xs) + contour_y(lower_lip, xs)) / 2 - y0
         above = 1.0 / (1.0 + np.exp((np.arange(h)[:, None] - middle[None, :]) / 1.5))  # soft at the middle
         inside = cv2.dilate(inside, np.ones((3, 3), np.uint8))  # keep the contour's own pixels
         dark = roi[inside > 0.5]
@@ -202,12 +208,12 @@ def drawn_patch(target: np.ndarray, box: tuple[int, int, int, int], colours: Col
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
     dx, dy = xs + x0 - centre[0], ys + y0 - centre[1]
     across, down = dx * axis[0] + dy * axis[1], -dx * axis[1] + dy * axis[0]  # in the mouth's own frame
-    top = _along(_mouth_frame(target[T.LIPS_INNER_UPPER, :2], centre, axis), across)
-    bottom = _along(_mouth_frame(target[T.LIPS_INNER_LOWER, :2], centre, axis), across)
+    top = contour_y(_mouth_frame(target[T.LIPS_INNER_UPPER, :2], centre, axis), across)
+    bottom = contour_y(_mouth_frame(target[T.LIPS_INNER_LOWER, :2], centre, axis), across)
     u = np.clip(across / half, -1.5, 1.5)
     opening = float(np.linalg.norm(target[14, :2] - target[13, :2])) / width
     out = _cavity(u, (down - top) / np.maximum(bottom - top, 1.0), colours)
-    floor = _along(_mouth_frame(target[T.LIPS_INNER_LOWER, :2], centre, axis), np.zeros(1))[0]  # under the middle
+    floor = contour_y(_mouth_frame(target[T.LIPS_INNER_LOWER, :2], centre, axis), np.zeros(1))[0]  # under the middle
     out = _tongue(out, u, (floor - down) / width, opening, colours) * (down < bottom)[..., None] + \
         out * (down >= bottom)[..., None]
     lower = _teeth(u, (bottom - down) / width, LOWER_TEETH, np.clip((opening - 0.22) / 0.2, 0, 1))
@@ -272,12 +278,6 @@ def _teeth(u: np.ndarray, from_lip: np.ndarray, teeth: tuple[np.ndarray, np.ndar
 
 # -- shared --------------------------------------------------------------------------------------
 
-def _along(contour: np.ndarray, xs: np.ndarray) -> np.ndarray:
-    """y of a corner-to-corner contour ((K, 2) x, y) at each x of `xs` (held at its ends)."""
-    order = np.argsort(contour[:, 0])
-    return np.interp(xs, contour[order, 0], contour[order, 1])
-
-
 def _roi(image: np.ndarray, polygon: np.ndarray, pad: int = 5) -> tuple[int, int, int, int] | None:
     """(x0, y0, width, height) of the box around `polygon`, inside `image`."""
     H, W = image.shape[:2]
@@ -288,13 +288,6 @@ def _roi(image: np.ndarray, polygon: np.ndarray, pad: int = 5) -> tuple[int, int
     return int(x0), int(y0), int(x1 - x0 + 1), int(y1 - y0 + 1)
 
 
-def _coverage(polygon: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """(h, w) float32 0..1 how much of each pixel the polygon covers (anti-aliased edge)."""
-    mask = np.zeros(size, np.float32)
-    cv2.fillPoly(mask, [np.round(polygon * 8).astype(np.int32)], 1.0, cv2.LINE_AA, shift=3)
-    return mask
-
-
 SEAM = 0.012  # mouth widths past the inner-lip contour the interior covers: the photo's lip seam rides there
 
 
@@ -302,7 +295,7 @@ def _blend(out: np.ndarray, patch: np.ndarray, polygon: np.ndarray, box: tuple[i
     """Put (h, w, 3) float `patch` into `out` at `box`, inside `polygon` and a sliver beyond
     it (the dark line where the photo's lips met would show as a rim on the lips), in place."""
     x0, y0, w, h = box
-    alpha = _coverage(polygon - (x0, y0), (h, w))
+    alpha = polygon_coverage(polygon - (x0, y0), (h, w))
     reach = max(1, round(SEAM * float(np.ptp(polygon[:, 0]))))
     alpha = cv2.dilate(alpha, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1)))
     region = out[y0: y0 + h, x0: x0 + w].astype(np.float32)

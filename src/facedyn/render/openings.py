@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from facedyn.render.rasterize import contour_y, polygon_coverage
 from facedyn.tracking import topology as T
 
 # Per kind: the band repainted around the opening (in opening widths); for the band around
@@ -85,8 +86,9 @@ def _closing(image: np.ndarray, points: np.ndarray, kind: str, loop: np.ndarray,
         below = np.zeros((2 * band + 1, 3), np.uint8)
         below[: band + 1, :] = 1  # dilation takes the max over src(y + dy - band): this grows the hole down
         hole = cv2.dilate(cv2.dilate(hole, np.ones((3, 3), np.uint8)), below)
-        middle = (_contour_y(points[loop[: len(loop) // 2 + 1], :2], x0, roi.shape[1])
-                  + _contour_y(points[np.r_[loop[:1], loop[len(loop) // 2:][::-1]], :2], x0, roi.shape[1])) / 2 - y0
+        columns = np.arange(roi.shape[1]) + x0
+        middle = (contour_y(points[loop[: len(loop) // 2 + 1], :2], columns)
+                  + contour_y(points[np.r_[loop[:1], loop[len(loop) // 2:][::-1]], :2], columns)) / 2 - y0
         texture = _fill_eye(roi, hole.astype(bool), band, middle, _line_colour(image, points, loop, kind))
     else:
         hole = cv2.dilate(hole, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band + 1, 2 * band + 1)))
@@ -97,12 +99,6 @@ def _closing(image: np.ndarray, points: np.ndarray, kind: str, loop: np.ndarray,
         lower = (np.arange(mask.shape[0])[:, None] > middle[None, :]).astype(np.float32)
     return Closing(kind, loop, pairs, _mean_gap(points, pairs), texture, mask,
                    (int(x0), int(y0)), _line_colour(image, points, loop, kind), width, lower)
-
-
-def _contour_y(contour: np.ndarray, x0: int, width: int) -> np.ndarray:
-    """(width,) y of a corner-to-corner contour at each column x0, x0 + 1, ... (held at its ends)."""
-    order = np.argsort(contour[:, 0])
-    return np.interp(np.arange(width) + x0, contour[order, 0], contour[order, 1])
 
 
 def _fill_eye(roi: np.ndarray, hole: np.ndarray, band: int, middle: np.ndarray, lashes: np.ndarray) -> np.ndarray:
@@ -184,7 +180,7 @@ def draw_closed(out: np.ndarray, warp: np.ndarray, closing: Closing, target: np.
     where = warp[y0:y1, x0:x1] - np.float32(closing.origin)
     texture = cv2.remap(closing.texture, where, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     mask = cv2.remap(closing.mask, where, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    opening = _coverage(polygon - (x0, y0), mask.shape)
+    opening = polygon_coverage(polygon - (x0, y0), mask.shape)
     lower = cv2.remap(closing.lower, where, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     mask *= band * lower * (1.0 - opening) + shut * opening
     line = _closure_line(closing, target, (x0, y0), mask.shape)
@@ -207,10 +203,3 @@ def _closure_line(closing: Closing, target: np.ndarray, origin: tuple[int, int],
     points = np.round((path - origin) * scale).astype(np.int32)
     cv2.polylines(line, [points], False, 1.0, thickness, cv2.LINE_AA, shift=3)
     return cv2.GaussianBlur(line, (0, 0), max(0.5, thickness / 3))
-
-
-def _coverage(polygon: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """(h, w) float32 0..1 how much of each pixel the polygon covers (anti-aliased edge)."""
-    mask = np.zeros(size, np.float32)
-    cv2.fillPoly(mask, [np.round(polygon * 8).astype(np.int32)], 1.0, cv2.LINE_AA, shift=3)
-    return mask

@@ -110,3 +110,20 @@ def _grid_to_source(bary: np.ndarray, src: np.ndarray, triangles: np.ndarray) ->
 def _identity_grid(gh: int, gw: int, step: int) -> np.ndarray:
     ys, xs = np.mgrid[0:gh, 0:gw].astype(np.float32)
     return np.stack([(xs + 0.5) * step - 0.5, (ys + 0.5) * step - 0.5], axis=-1)
+
+
+def polygon_coverage(polygon: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(h, w) float32 0..1 how much of each pixel a polygon covers (anti-aliased edge).
+
+    Args:
+        polygon: (K, 2) float vertices in pixels (x right, y down); size: (h, w).
+    """
+    mask = np.zeros(size, np.float32)
+    cv2.fillPoly(mask, [np.round(polygon * 8).astype(np.int32)], 1.0, cv2.LINE_AA, shift=3)
+    return mask
+
+
+def contour_y(contour: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """y of a corner-to-corner contour ((K, 2) x, y) at each x of `xs`, held at its ends."""
+    order = np.argsort(contour[:, 0])
+    return np.interp(xs, contour[order, 0], contour[order, 1])
