@@ -5,7 +5,7 @@ For each photo x driving video (cross-reenactment, working crop): the output and
 are tracked with MediaPipe; per pair it prints mouth and eye correlation over time, the
 output's lip gap on the driver's closed frames, both lip-gap extremes, the eye opening on
 the driver's blink frames (output and driver, each over its own median), and the teeth's
-saturation over the photo's white (eval.metrics). Then the mean and the worst pair.
+saturation over that of teeth under the photo's light (eval.metrics.teeth_reference). Then the mean and the worst pair.
 
     .venv/bin/python bench/mouth_eyes.py [--images a,b] [--videos x,y] [--frames 150] [--sheets out/mouth_eyes]
 """
@@ -31,7 +31,7 @@ def track(frames: list[np.ndarray], tracker) -> np.ndarray:
     return np.array([p if (p := tracker.track(f)) is not None else np.full((478, 3), np.nan) for f in frames])
 
 
-def measure(out_frames, out_pts, drv_pts, white) -> dict[str, float]:
+def measure(out_frames, out_pts, drv_pts, teeth_reference: float) -> dict[str, float]:
     from facedyn.eval import metrics as M
 
     out_sig, drv_sig = M.expression_signals(out_pts), M.expression_signals(drv_pts)
@@ -41,7 +41,8 @@ def measure(out_frames, out_pts, drv_pts, white) -> dict[str, float]:
         "r_mouth": M.correlation(out_sig[:, 1], drv_sig[:, 1]), "r_eyes": M.correlation(out_sig[:, 0], drv_sig[:, 0]),
         "gap_closed": closure["gap_closed"], "gap_min": closure["gap_min"], "drv_gap_min": closure["driver_gap_min"],
         "gap_max": closure["gap_max"], "drv_gap_max": closure["driver_gap_max"], "blink": blink, "drv_blink": drv_blink,
-        "teeth": M.teeth_shift(np.array([M.teeth_saturation(f, p) for f, p in zip(out_frames, out_pts, strict=True)]), white),
+        "teeth": M.teeth_shift(np.array([M.teeth_saturation(f, p) for f, p in zip(out_frames, out_pts, strict=True)]),
+                                teeth_reference),
     }
 
 
@@ -88,8 +89,8 @@ def main() -> None:
     opts = parser.parse_args()
     from facedyn import AnimatorConfig, RenderConfig, drivers
     from facedyn.animator import Animator
+    from facedyn.eval import metrics as M
     from facedyn.io import iter_frames
-    from facedyn.render.colour import white_point
     from facedyn.tracking import FaceTracker
 
     def stems(arg, folder, suffix):
@@ -110,7 +111,7 @@ def main() -> None:
                 motion = drivers.video(video, opts.reference)
                 out_frames = list(itertools.islice(iter(anim.animate(source, motion)), len(drv_frames)))
                 out_pts = track(out_frames, tracker)
-                values = measure(out_frames, out_pts, drv_pts, white_point(source.layers.image, source.layers.landmarks))
+                values = measure(out_frames, out_pts, drv_pts, M.teeth_reference(source.layers.image, source.layers.landmarks))
                 name = f"{image.stem} <- {video.stem}"
                 rows.append((name, values))
                 print(f"{name[:58]:58s} " + " ".join(f"{k}={v:+.3f}" for k, v in values.items()), flush=True)

@@ -181,5 +181,7 @@ def test_teeth_colour_on_a_drawn_mouth():
     image[mouth & (np.arange(h)[:, None] < 104)] = (180, 230, 235)  # cyan teeth
     tinted = metrics.teeth_saturation(image, points)
     assert tinted > 0.2
-    assert metrics.teeth_shift(np.array([tinted, np.nan]), np.ones(3)) == pytest.approx(tinted)
-    assert np.isnan(metrics.teeth_shift(np.array([np.nan]), np.ones(3)))
+    assert metrics.teeth_shift(np.array([tinted, np.nan]), 0.0) == pytest.approx(tinted)
+    assert np.isnan(metrics.teeth_shift(np.array([np.nan]), 0.0))
+    assert metrics.teeth_reference(image, points) == pytest.approx(tinted)  # a photo's own teeth are its reference
+

@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from facedyn.geometry.pose import fit_head_pose
+from facedyn.render.colour import white_point
 from facedyn.tracking import topology as T
 
 AKD_CROP = 256  # AKD is given in pixels of a face crop this wide
@@ -277,10 +278,21 @@ def teeth_saturation(image: np.ndarray, points: np.ndarray) -> float:
     return float(_saturation(teeth).mean()) if len(teeth) else float("nan")
 
 
-def teeth_shift(saturations: np.ndarray, white: np.ndarray) -> float:
+def teeth_reference(image: np.ndarray, points: np.ndarray) -> float:
+    """The saturation teeth have under a photo's light: its own teeth's when they show (they
+    are that light's teeth), else that of its white (render.colour.white_point).
+
+    Args:
+        image: (H, W, 3) uint8 RGB; points: (478, 2+) its landmarks in pixels.
+    """
+    own = teeth_saturation(image, points)
+    return own if np.isfinite(own) else float(_saturation(white_point(image, points) * 255))
+
+
+def teeth_shift(saturations: np.ndarray, reference: float) -> float:
     """How far the teeth are from neutral under the photo's light: the median over the frames
-    of the teeth's saturation ((N,), NaN where none show), minus the saturation of the
-    photo's `white` (render.colour.white_point). 0 = teeth as neutral as the photo's light,
-    above = tinted (cyan, olive, lavender); NaN when no teeth show."""
+    of the teeth's saturation ((N,), NaN where none show), minus the photo's
+    `teeth_reference`. 0 = teeth as neutral as the photo's light, above = tinted (cyan, olive,
+    lavender); NaN when no teeth show."""
     shown = saturations[np.isfinite(saturations)]
-    return float(np.median(shown) - _saturation(white * 255)) if len(shown) else float("nan")
+    return float(np.median(shown) - reference) if len(shown) else float("nan")

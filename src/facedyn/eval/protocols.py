@@ -20,7 +20,6 @@ from facedyn.eval import metrics
 from facedyn.eval.baselines import LandmarkWarp
 from facedyn.eval.measure import ClipMeasures, Measurer, face_crop, face_crop_box
 from facedyn.io import iter_frames, probe_video
-from facedyn.render.colour import white_point
 from facedyn.tracking.facemesh import silence_native_logs
 
 log = logging.getLogger(__name__)
@@ -142,7 +141,7 @@ def self_reenactment(path: Path, animator: Animator, measurer: Measurer, options
         raise InputError(f"source frame {k} is past the end of {path.name} ({n} frames)")
     still = next(itertools.islice(iter_frames(path), k, None))
     source = animator.load_source(still)
-    white = white_point(source.layers.image, source.layers.landmarks)
+    teeth = metrics.teeth_reference(source.layers.image, source.layers.landmarks)
     makers = _method_frames(_animation(animator, source, driver, k, paste_back=True), still,
                             LandmarkWarp(still, driver.driving[k]), driver.driving)
     result = ClipResult(path.stem, n, samples={"driver": [driver.samples[i] for i in sorted(driver.samples)]})
@@ -150,7 +149,7 @@ def self_reenactment(path: Path, animator: Animator, measurer: Measurer, options
     for method, make in makers.items():
         frames = zip(itertools.islice(iter_frames(path), n), make(), strict=False)
         out, pixels, samples = _measure_against_real(frames, real, measurer, n, set(driver.samples))
-        result.metrics[method] = _self_metrics(out, real, pixels, k, white)
+        result.metrics[method] = _self_metrics(out, real, pixels, k, teeth)
         if method in SHEET_METHODS:
             result.samples[method] = samples
     return result
@@ -174,7 +173,7 @@ def _measure_against_real(frames: Iterable, real: ClipMeasures, measurer: Measur
 
 
 def _self_metrics(out: ClipMeasures, real: ClipMeasures, pixels: np.ndarray, source_frame: int,
-                  white: np.ndarray) -> dict[str, float]:
+                  teeth: float) -> dict[str, float]:
     keep = np.ones(len(pixels), bool)
     keep[source_frame] = False
     px = pixels[keep]
@@ -184,7 +183,7 @@ def _self_metrics(out: ClipMeasures, real: ClipMeasures, pixels: np.ndarray, sou
     values["akd_mesh"] = _mean(metrics.akd(out.mesh[keep], real.mesh[keep], sides[keep]))
     values["akd_dlib"] = _mean(metrics.akd(out.dlib68[keep], real.dlib68[keep], sides[keep]))
     values.update(_identity(out.descriptors, real.descriptors))
-    values.update(_motion_metrics(out, real, relative_to=None, white=white))
+    values.update(_motion_metrics(out, real, relative_to=None, teeth=teeth))
     return values
 
 
@@ -216,7 +215,7 @@ def cross_reenactment(image: Path, driver: DriverClip, animator: Animator, measu
         out = recorder.result()
         values = _identity(out.descriptors, source_measures.descriptors[0])
         values.update(_motion_metrics(out, driver.measures, relative_to=source_measures,
-                                      white=white_point(layers.image, layers.landmarks)))
+                                      teeth=metrics.teeth_reference(layers.image, layers.landmarks)))
         result.metrics[method] = values
         if method in SHEET_METHODS:
             result.samples[method] = samples
@@ -236,13 +235,13 @@ def _identity(descriptors: np.ndarray, reference: np.ndarray) -> dict[str, float
 
 
 def _motion_metrics(out: ClipMeasures, driver: ClipMeasures, relative_to: ClipMeasures | None,
-                    white: np.ndarray) -> dict[str, float]:
+                    teeth: float) -> dict[str, float]:
     """Emotion, head pose, expression, mouth and eye extremes, teeth colour and jitter of the
     output against the driver.
 
     relative_to: the source's measures for cross-reenactment, where the pose is compared as
         change: output minus source against driver minus its first frame.
-    white: the source photo's white (render.colour.white_point), for the teeth's colour.
+    teeth: the saturation of teeth under the source photo's light (metrics.teeth_reference).
     """
     values = {
         "emotion_distance": _mean(metrics.emotion_distance(out.emotions, driver.emotions)),
@@ -262,7 +261,7 @@ def _motion_metrics(out: ClipMeasures, driver: ClipMeasures, relative_to: ClipMe
     values["gap_max_ratio"] = closure["gap_max"] / max(closure["driver_gap_max"], 1e-6)
     blink, driver_blink = metrics.blink_depth(out_sig[:, 0], drv_sig[:, 0])
     values["blink_excess"] = blink - driver_blink
-    values["teeth_shift"] = abs(metrics.teeth_shift(out.teeth, white))
+    values["teeth_shift"] = abs(metrics.teeth_shift(out.teeth, teeth))
     values["jitter"] = metrics.jitter_ratio(out.mesh, driver.mesh)
     values["failures"] = float(1.0 - out.found.mean())
     return values

@@ -110,7 +110,8 @@ def close_mouth(shape: np.ndarray) -> np.ndarray:
     corners. The vertical move of the whole lower face is then one harmonic field on the mesh
     surface (each free vertex the mean of its neighbours): zero on the upper face down to a
     little above the corners and at the inner corners, each contour point's own move at the
-    lips, the jaw's rise on the chin block (the lower 40% between lower lip and chin). Raising
+    upper lip's inner edge and across the whole lower lip, the jaw's rise on the chin block
+    (the lower 40% between lower lip and chin); closed lips touch in depth too. Raising
     the jaw with `jaw_weights` instead turns the skin over beside the corners once an "O"
     closes by more than the weights' ramp. Folds are then smoothed out with the lip contours,
     the chin and the upper face held; slivers at the corners of a wide "O" may stay turned (a
@@ -130,15 +131,23 @@ def close_mouth(shape: np.ndarray) -> np.ndarray:
     upper_share = 0.5 * min(gap, LIP_REACH) / gap
     upper_share = upper_share + (0.5 - upper_share) * towards_corner
     chin, held = _chin_block(shape), _held_when_closing(shape)
+    jaw = max(gap - LIP_REACH, 0.0)
+    lower_move = (1 - upper_share) * gaps
+    # The lower lip rises as a whole with its inner edge, column by column across it: stretched
+    # (it moves most), its dark inner rim smears into a band that reads as parted lips, and a
+    # free outer edge sags towards the still corners and folds the lip over. The upper lip,
+    # moving less, stretches (held whole too, it folds at the corners).
+    upper_lip, lower_lip = T.LIPS_UPPER_RINGS[:, 1:-1], T.LIPS_LOWER_RINGS[:, 1:-1]
     move = _harmonic(shape, held, {
-        "upper lip": (upper, -upper_share * gaps),  # the field is the upward move: the upper lip comes down
-        "lower lip": (lower, (1 - upper_share) * gaps),
-        "chin": (chin, max(gap - LIP_REACH, 0.0)),
+        "upper lip": (upper_lip[0], -upper_share * gaps),  # the field is the upward move
+        "lower lip": (lower_lip.ravel(), np.tile(lower_move, 4)),
+        "chin": (chin, jaw),
     })
     closed = shape.copy()
     closed[:, 1] -= move
     closed[:, 2] -= 0.3 * np.maximum(move, 0.0)  # the chin swings forward as it rises (open_jaw's reverse)
-    return unfold(closed, shape, 60, pinned=np.concatenate([T.LIPS_INNER_UPPER, T.LIPS_INNER_LOWER, chin, held]))
+    closed[T.MOUTH_PAIRS, 2] = closed[T.MOUTH_PAIRS, 2].mean(1, keepdims=True)  # closed lips touch in depth too
+    return unfold(closed, shape, 60, pinned=np.concatenate([upper_lip[0], lower_lip.ravel(), chin, held]))
 
 
 def _chin_block(shape: np.ndarray) -> np.ndarray:

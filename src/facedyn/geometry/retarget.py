@@ -72,9 +72,16 @@ class Retargeter:
         # Hybrid: built on the photo's face with its mouth closed, as far as the mouth's
         # multipliers ask (0: the photo's own mouth, so a still face is the photo itself).
         self.rest_shape = self.source_shape
+        self._reference_shape = ref
         if config.mode == "hybrid":
             closed = regions.close_mouth(self.source_shape)
             self.rest_shape = self.source_shape + min(self._mouth_strength, 1.0) * (closed - self.source_shape)
+            # The driver's changes are taken from its reference with the mouth closed the same
+            # way: a driver that starts open-mouthed then opens the photo's mouth as its own
+            # lips move (the jaw alone would thin the lower lip beside the corners).
+            self._reference_shape = regions.close_mouth(ref)
+        pairs = T.MOUTH_PAIRS
+        self._rest_depth = self.rest_shape[pairs[:, 1], 2] - self.rest_shape[pairs[:, 0], 2]
 
     def _region_weights(self) -> np.ndarray:
         c, shape = self.config, self.source_shape
@@ -92,7 +99,7 @@ class Retargeter:
 
     def shape(self, frame: FaceDynamics) -> np.ndarray:
         """(478, 3) the source's pose-free mesh with the frame's expression applied."""
-        offsets = (frame.shape.astype(np.float64) - self.reference.shape) * self._axis_scale
+        offsets = (frame.shape.astype(np.float64) - self._reference_shape) * self._axis_scale
         # Eyelids move by the ratio of eye openings rather than of face sizes.
         y_scale = 1.0 + self._eye_weight * (self._eye_ratio / self._axis_scale[1] - 1.0)
         offsets[:, 1] *= y_scale
@@ -110,10 +117,15 @@ class Retargeter:
         openness is expression, not identity, so a photo showing its teeth closes its lips
         over them."""
         source_gap = regions.mouth_gap(self.source_shape)
-        driver_gap = max(regions.mouth_gap(driver) - self._closed_gap, 0.0) * self._axis_scale[1]
+        driver_gap = _closed_below(max(regions.mouth_gap(driver) - self._closed_gap, 0.0)) * self._axis_scale[1]
         want = source_gap + self._mouth_strength * (driver_gap - source_gap)
         shape = _no_crossing(shape)  # the driver's closing, added to closed lips, pushes them past each other
-        return regions.open_jaw(shape, max(want - regions.mouth_gap(shape), 0.0), self._jaw)
+        gap = regions.mouth_gap(shape)
+        if gap > want:  # the two faces' lips meet differently: close the rest with the lips
+            shape = regions.close_lips(shape, gap - want)
+        else:
+            shape = regions.open_jaw(shape, want - gap, self._jaw)
+        return _lips_meet_in_depth(shape, self._rest_depth)
 
     def _copy_openings(self, shape: np.ndarray, driver: np.ndarray) -> np.ndarray:
         """Give the target the driver's eye and mouth opening, as ratios of eye width / face height."""
@@ -138,6 +150,16 @@ class Retargeter:
         """Target landmarks (478, 3) in working-image pixels and the target head pose."""
         pose = self.pose(frame)
         return pose.to_image(self.shape(frame)), pose
+
+
+LIPS_MEET = 0.006  # head-frame units (about face heights): lip gaps up to this are closed lips
+
+
+def _closed_below(gap: float) -> float:
+    """A driver's lip gap with closed lips' noise taken out: 0 up to LIPS_MEET (a tracker
+    parts closed lips by up to 0.004, a rig fit of them by up to 0.008 over its template),
+    the gap itself from twice that, continuous between."""
+    return gap * float(np.clip(gap / LIPS_MEET - 1.0, 0.0, 1.0))
 
 
 def _extent(shape: np.ndarray) -> np.ndarray:
@@ -172,4 +194,21 @@ def _no_crossing(shape: np.ndarray) -> np.ndarray:
         shape = shape.copy()
         middle = (shape[upper[crossed], 1] + shape[lower[crossed], 1]) / 2
         shape[upper[crossed], 1] = shape[lower[crossed], 1] = middle
+    return shape
+
+
+LIP_DEPTH_PER_GAP = 0.5  # how far a lip pair's depth difference may leave its rest's, per unit of gap
+
+
+def _lips_meet_in_depth(shape: np.ndarray, rest_depth: np.ndarray) -> np.ndarray:
+    """Lips that meet meet in depth too: each inner-lip pair's depth difference stays within
+    LIP_DEPTH_PER_GAP times its gap of the rest face's (`rest_depth`, (9,)), or closed lips
+    would part again in any pitched view (a driver's lips differ in depth from the rest's)."""
+    upper, lower = T.MOUTH_PAIRS[:, 0], T.MOUTH_PAIRS[:, 1]
+    gap = np.maximum(shape[lower, 1] - shape[upper, 1], 0.0)
+    depth = shape[lower, 2] - shape[upper, 2]
+    excess = depth - np.clip(depth, rest_depth - LIP_DEPTH_PER_GAP * gap, rest_depth + LIP_DEPTH_PER_GAP * gap)
+    shape = shape.copy()
+    shape[upper, 2] += excess / 2
+    shape[lower, 2] -= excess / 2
     return shape

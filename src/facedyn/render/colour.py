@@ -25,15 +25,33 @@ def face_square(image: np.ndarray, points: np.ndarray, faces: float = 1.5) -> np
 
 
 def white_point(image: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """(3,) RGB colour of the light on a face, brightest channel 1: shades of grey (Minkowski
-    p = 6, Finlayson & Trezzi 2004) over 1.5 face sizes around it. A black and white photo
-    gives (1, 1, 1).
+    """(3,) RGB colour of the light on a face, brightest channel 1: the less coloured of two
+    estimates, each of which errs towards colour: shades of grey (Minkowski p = 6, Finlayson &
+    Trezzi 2004) over 1.5 face sizes around the face (pulled towards the skin and a coloured
+    background) and the brighter half of the whites of the eyes (pulled towards the lids'
+    skin when little of them shows). A black and white photo gives (1, 1, 1).
 
     Args:
         image: (H, W, 3) uint8 RGB; points: (478, 2+) its landmarks in pixels.
     """
     light = ((face_square(image, points) / 255.0) ** 6).mean(0) ** (1 / 6)
-    return light / max(float(light.max()), 1e-9)
+    estimates = [light / max(float(light.max()), 1e-9)]
+    sclera = _eye_whites(image, points)
+    if len(sclera) >= 40:
+        bright = sclera[sclera @ [0.299, 0.587, 0.114] >= np.median(sclera @ [0.299, 0.587, 0.114])].mean(0)
+        estimates.append(bright / max(float(bright.max()), 1e-9))
+    return min(estimates, key=lambda white: float(white.max() - white.min()))
+
+
+def _eye_whites(image: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """(K, 3) float64 RGB pixels inside the eye openings and outside the irises."""
+    mask = np.zeros(image.shape[:2], np.uint8)
+    for loop, iris in ((T.RIGHT_EYE_LOOP, T.RIGHT_IRIS), (T.LEFT_EYE_LOOP, T.LEFT_IRIS)):
+        cv2.fillPoly(mask, [np.round(points[loop, :2]).astype(np.int32)], 1)
+        centre = points[iris[0], :2]
+        radius = float(np.linalg.norm(points[iris[1:], :2] - centre, axis=1).mean())
+        cv2.circle(mask, tuple(int(v) for v in np.round(centre)), int(np.ceil(1.1 * radius)), 0, -1)
+    return image[mask.astype(bool)].astype(np.float64)
 
 
 def colourfulness(image: np.ndarray, points: np.ndarray) -> float:

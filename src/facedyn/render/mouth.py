@@ -22,12 +22,12 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from facedyn.geometry.pose import umeyama
 from facedyn.render.colour import Light, relight, teeth_weight
 from facedyn.render.rasterize import contour_y, polygon_coverage
 from facedyn.tracking import topology as T
 
-PARTED = 0.6  # pixels of lip gap before anything is drawn
+PARTED = 0.6  # pixels of lip gap before anything is drawn; fully opaque from three times that
+THIN, OPEN = 0.03, 0.1  # lip gap over mouth width: below THIN only the dark of the mouth shows, from OPEN all of it
 OWN_TEETH = 0.08  # the photo's interior is reused when at least this share of it is teeth
 SHARPEN_FROM = 1.25  # a driver's interior enlarged more than this is sharpened
 
@@ -53,7 +53,7 @@ class MouthInterior:
     def __init__(self, image: np.ndarray, points: np.ndarray) -> None:
         self.light = Light.of(image, points)
         self.colours = drawn_colours(image, points, self.light)
-        self.own = OwnInterior.of(image, points)
+        self.own = own_interior(image, points)
         self._driver_light: Light | None = None
 
     def draw(self, out: np.ndarray, target: np.ndarray, driving: np.ndarray | None = None,
@@ -67,25 +67,38 @@ class MouthInterior:
                 or None.
         """
         polygon = target[T.MOUTH_INNER_LOOP, :2].astype(np.float64)
-        if np.linalg.norm(target[14, :2] - target[13, :2]) < PARTED:
+        gap = float(np.linalg.norm(target[14, :2] - target[13, :2]))
+        if gap < PARTED:
             return
         box = _roi(out, polygon)
         if box is None:
             return
         if self.own is not None:
-            patch = self.own.patch(target, box)
+            cavity = self.own.cavity
+            pixels, cover = self.own.interior.patch(target, box)
         elif driving is not None and driving_points is not None:
-            if self._driver_light is None:  # one driver per animation: its light is measured once
-                self._driver_light = Light.of(driving, driving_points)
-            patch = driver_patch(driving, driving_points, target, box, self._driver_light, self.light)
-            # Barely parted lips show the dark of the mouth; the driver's interior there would be
-            # the inside edge of its own lips (a stripe of its lipstick).
-            width = max(float(np.linalg.norm(target[291, :2] - target[61, :2])), 1.0)
-            show = float(np.clip((np.linalg.norm(target[14, :2] - target[13, :2]) / width - 0.03) / 0.07, 0, 1))
-            patch = self.colours.cavity + (patch - self.colours.cavity) * show
+            cavity = self.colours.cavity
+            pixels, cover = self._driver_interior(driving, driving_points, target, box)
         else:
-            patch = drawn_patch(target, box, self.colours)
-        _blend(out, patch, polygon, box)
+            cavity = self.colours.cavity
+            pixels, cover = drawn_patch(target, box, self.colours), np.ones(box[3:1:-1], np.float32)
+        # Barely parted lips show the dark of the mouth: teeth there would be a row of grey
+        # blocks, a driver's interior the inside edge of its own lips (its lipstick).
+        width = max(float(np.linalg.norm(target[291, :2] - target[61, :2])), 1.0)
+        show = float(np.clip((gap / width - THIN) / (OPEN - THIN), 0, 1))
+        patch = cavity + (pixels - cavity) * (cover * show)[..., None]
+        _blend(out, patch, polygon, box, opacity=min(1.0, gap / (3 * PARTED)))
+
+    def _driver_interior(self, driving: np.ndarray, driving_points: np.ndarray, target: np.ndarray,
+                         box: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """The driver's interior relit for the photo and its cover (Interior.patch)."""
+        if self._driver_light is None:  # one driver per animation: its light is measured once
+            self._driver_light = Light.of(driving, driving_points)
+        cut = Interior.cut(driving, driving_points)
+        if cut is None:
+            return np.zeros((box[3], box[2], 3), np.float32), np.zeros((box[3], box[2]), np.float32)
+        pixels, cover = cut.patch(target, box)
+        return relight(pixels, self._driver_light, self.light), cover
 
 
 def drawn_colours(image: np.ndarray, points: np.ndarray, light: Light) -> Colours:
@@ -101,87 +114,149 @@ def drawn_colours(image: np.ndarray, points: np.ndarray, light: Light) -> Colour
     return Colours(cavity=cavity, tongue=tongue, teeth=(light.white * 255.0 * level).astype(np.float32))
 
 
-# -- the photo's own interior ----------------------------------------------------------------------
+# -- an interior cut from an image: the photo's own, or the driver's -------------------------------
 
 @dataclass(frozen=True)
-class OwnInterior:
-    """A photo's mouth interior, split along the middle of the mouth.
+class Interior:
+    """The inside of one image's mouth, split along the middle of the opening: the upper
+    half hangs from the upper lip (upper teeth), the lower half stands on the lower lip (lower
+    teeth, tongue). Moved onto another mouth, each half follows its own lip column by column
+    at the mouth's scale, so teeth stay under their lip however the lip curves, and where the
+    target opens wider than the image did, the dark of the mouth shows between the halves.
 
-    image: (h, w, 3) float32 the photo around the mouth, at `origin` (x0, y0).
-    upper, lower: (h, w) float32 0..1 the parts above and below the middle of the mouth.
-    upper_lip, lower_lip: (11, 2) the photo's inner-lip contours (corner to corner).
-    cavity: (3,) float RGB the dark of the mouth (its darkest pixels).
+    image: (h, w, 3) float32 the image around the mouth, at `origin` (x0, y0).
+    upper, lower: (h, w) float32 0..1 the two halves.
+    points: (478, 2) the image's landmarks.
     """
 
     image: np.ndarray
     origin: tuple[int, int]
     upper: np.ndarray
     lower: np.ndarray
-    upper_lip: np.ndarray
-    lower_lip: np.ndarray
-    cavity: np.ndarray
+    points: np.ndarray
 
     @classmethod
-    def of(cls, image: np.ndarray, points: np.ndarray) -> OwnInterior | None:
-        """The photo's interior, or None when it shows no teeth (closed, or only dark)."""
+    def cut(cls, image: np.ndarray, points: np.ndarray) -> Interior | None:
+        """The interior of `image` ((H, W, 3) uint8) inside its landmarks' ((478, 2+)) inner
+        lips, or None when the mouth lies outside the image."""
         polygon = points[T.MOUTH_INNER_LOOP, :2].astype(np.float64)
-        box = _roi(image, polygon, pad=4)
-        if box is None or T.mouth_opening(points) < 0.05:
+        reach = 1 + round(SEAM * float(np.ptp(polygon[:, 0])))  # the frame shows the interior that far past the lips
+        box = _roi(image, polygon, pad=reach + 3)
+        if box is None:
             return None
         x0, y0, w, h = box
         roi = image[y0: y0 + h, x0: x0 + w].astype(np.float32)
-        inside = polygon_coverage(polygon - (x0, y0), (h, w))
-        lab = cv2.cvtColor(roi / 255.0, cv2.COLOR_RGB2LAB)
-        if (teeth_weight(lab) * inside).sum() < OWN_TEETH * max(inside.sum(), 1.0):
-            return None
-        upper_lip, lower_lip = points[T.LIPS_INNER_UPPER, :2], points[T.LIPS_INNER_LOWER, :2]
+        disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))
+        inside = cv2.dilate(polygon_coverage(polygon - (x0, y0), (h, w)), disc)
         xs = np.arange(w, dtype=np.float64) + x0
-        middle = (contour_y(upper_lip, xs) + contour_y(lower_lip, xs)) / 2 - y0
-        above = 1.0 / (1.0 + np.exp((np.arange(h)[:, None] - middle[None, :]) / 1.5))  # soft at the middle
-        inside = cv2.dilate(inside, np.ones((3, 3), np.uint8))  # keep the contour's own pixels
-        dark = roi[inside > 0.5]
-        luma = dark @ np.float32([0.299, 0.587, 0.114])
-        cavity = dark[luma <= np.percentile(luma, 15)].mean(0) if len(dark) >= 10 else roi.reshape(-1, 3).min(0)
+        top = contour_y(points[T.LIPS_INNER_UPPER, :2], xs) - y0
+        bottom = contour_y(points[T.LIPS_INNER_LOWER, :2], xs) - y0
+        split = _teeth_parting(roi, top, bottom)
+        above = 1.0 / (1.0 + np.exp((np.arange(h)[:, None] - split[None, :]) / 1.5))  # soft at the parting
         return cls(roi, (x0, y0), (inside * above).astype(np.float32), (inside * (1 - above)).astype(np.float32),
-                   upper_lip.astype(np.float64), lower_lip.astype(np.float64), cavity.astype(np.float32))
+                   points[:, :2].astype(np.float64))
 
-    def patch(self, target: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
-        """(h, w, 3) float32 the interior for `box` of the frame: the lower part moved with
-        the target's lower lip, the upper part with its upper lip, over the dark of the mouth."""
+    def patch(self, target: np.ndarray, box: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """The interior moved onto `target`'s ((478, 2+)) mouth for `box` (x0, y0, w, h) of
+        the frame: (h, w, 3) float32 RGB and (h, w) float32 0..1 its cover (0 where neither
+        half reaches: the dark of the mouth)."""
         x0, y0, w, h = box
+        src, dst = _MouthFrame.of(self.points), _MouthFrame.of(target[:, :2].astype(np.float64))
+        across, down = dst.coordinates(np.arange(w) + x0, np.arange(h) + y0)
+        scale = src.half / dst.half
         moved = []
-        for part, lip, ring in ((self.lower, self.lower_lip, T.LIPS_INNER_LOWER),
-                                (self.upper, self.upper_lip, T.LIPS_INNER_UPPER)):
-            rot, shift, scale = umeyama(lip, target[ring, :2].astype(np.float64))
-            m = np.column_stack([scale * rot, shift + scale * rot @ self.origin - (x0, y0)])
-            pixels = cv2.warpAffine(self.image, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-            moved.append((pixels, cv2.warpAffine(part, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)))
+        for part, ring in ((self.lower, T.LIPS_INNER_LOWER), (self.upper, T.LIPS_INNER_UPPER)):
+            lip_src, lip_dst = src.lip(self.points[ring]), dst.lip(target[ring, :2])
+            src_across = across * scale
+            src_down = contour_y(lip_src, src_across) + (down - contour_y(lip_dst, across)) * scale
+            where = (src.pixel(src_across, src_down) - self.origin).astype(np.float32)
+            flags = cv2.INTER_CUBIC if scale < 1 else cv2.INTER_LINEAR
+            pixels = cv2.remap(self.image, where, None, flags, borderMode=cv2.BORDER_REPLICATE)
+            cover = cv2.remap(part, where, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+            moved.append((pixels, cover))
         (lower, a_lower), (upper, a_upper) = moved
-        # The upper part lies over the lower; where they meet unmoved the two together are
-        # exactly the photo's interior (the lower's share counts the upper's in).
-        a_lower = np.clip(a_lower / np.maximum(1.0 - a_upper, 1e-3), 0, 1)
-        out = np.broadcast_to(self.cavity, (h, w, 3)).astype(np.float32)
-        out = out + (lower - out) * a_lower[..., None]
-        return out + (upper - out) * a_upper[..., None]
+        if scale < 1 / SHARPEN_FROM:  # an enlarged interior would be a blur beside the photo's sharp skin
+            for pixels in (lower, upper):
+                pixels += min(1.0, 0.6 * (1 / scale - 1.0)) * (pixels - cv2.GaussianBlur(pixels, (0, 0), 0.5 / scale))
+        # The upper half lies over the lower, as upper teeth in front of the lower in a bite.
+        cover = a_upper + a_lower * (1 - a_upper)
+        pixels = (upper * a_upper[..., None] + lower * (a_lower * (1 - a_upper))[..., None]) / np.maximum(cover, 1e-3)[..., None]
+        return pixels, cover
 
 
-# -- the driver's interior -------------------------------------------------------------------------
+def _teeth_parting(roi: np.ndarray, top: np.ndarray, bottom: np.ndarray) -> np.ndarray:
+    """(w,) row of each column of `roi` ((h, w, 3) float RGB) where the upper teeth end: the
+    darkest row between the lips `top` and `bottom` ((w,) rows), drawn towards the middle
+    (the shadow just under a lip is dark too), smoothed across the mouth. Upper teeth reaching
+    past the middle of the opening stay with the upper lip."""
+    h, w = roi.shape[:2]
+    luma = cv2.GaussianBlur(roi @ np.float32([0.299, 0.587, 0.114]), (0, 0), sigmaX=3, sigmaY=1) / 255.0
+    rows = np.arange(h, dtype=np.float64)[:, None]
+    middle, gap = (top + bottom) / 2, np.maximum(bottom - top, 1.0)
+    cost = np.where((rows > top) & (rows < bottom), luma + 0.5 * ((rows - middle) / gap) ** 2, np.inf)
+    open_columns = np.isfinite(cost).any(0)
+    split = np.where(open_columns, np.argmin(np.where(np.isfinite(cost), cost, 1e9), 0), middle)
+    return cv2.GaussianBlur(split.astype(np.float32)[None, :], (0, 0), sigmaX=max(1.0, w / 30))[0].astype(np.float64)
 
-def driver_patch(driving: np.ndarray, driving_points: np.ndarray, target: np.ndarray, box: tuple[int, int, int, int],
-                 driver_light: Light, photo_light: Light) -> np.ndarray:
-    """(h, w, 3) float32 the driving frame's mouth interior moved onto the target's mouth
-    for `box` of the frame, relit for the photo, sharpened when enlarged."""
-    dst = target[T.MOUTH_INNER_LOOP, :2].astype(np.float64)
-    src = driving_points[T.MOUTH_INNER_LOOP, :2].astype(np.float64)
-    rot, shift, scale = umeyama(src, dst)
-    x0, y0, w, h = box
-    m = np.column_stack([scale * rot, shift - (x0, y0)])
-    flags = cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA
-    patch = cv2.warpAffine(driving, m, (w, h), flags=flags, borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
-    if scale > SHARPEN_FROM:  # an enlarged interior would be a blur beside the photo's sharp skin
-        blur = cv2.GaussianBlur(patch, (0, 0), 0.5 * scale)
-        patch = patch + min(1.0, 0.6 * (scale - 1.0)) * (patch - blur)
-    return relight(patch, driver_light, photo_light)
+
+@dataclass(frozen=True)
+class _MouthFrame:
+    """A mouth's own frame: origin between the inner lip corners, `axis` along them, `normal`
+    pointing down, `half` the half distance between the corners (pixels)."""
+
+    centre: np.ndarray
+    axis: np.ndarray
+    normal: np.ndarray
+    half: float
+
+    @classmethod
+    def of(cls, points: np.ndarray) -> _MouthFrame:
+        left, right = points[78, :2], points[308, :2]
+        half = max(float(np.linalg.norm(right - left)) / 2, 1.0)
+        axis = (right - left) / (2 * half)
+        return cls((left + right) / 2, axis, np.array([-axis[1], axis[0]]), half)
+
+    def lip(self, contour: np.ndarray) -> np.ndarray:
+        """(K, 2) contour points as (across, down)."""
+        d = contour[:, :2] - self.centre
+        return np.column_stack([d @ self.axis, d @ self.normal])
+
+    def coordinates(self, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(across, down), each (len(ys), len(xs)), of the pixel grid xs x ys."""
+        dx, dy = xs[None, :] - self.centre[0], ys[:, None] - self.centre[1]
+        return dx * self.axis[0] + dy * self.axis[1], dx * self.normal[0] + dy * self.normal[1]
+
+    def pixel(self, across: np.ndarray, down: np.ndarray) -> np.ndarray:
+        """(..., 2) pixel x, y of mouth-frame coordinates."""
+        return self.centre + across[..., None] * self.axis + down[..., None] * self.normal
+
+
+def own_interior(image: np.ndarray, points: np.ndarray) -> OwnInterior | None:
+    """The photo's own interior when it shows its teeth (at least OWN_TEETH of the opening),
+    else None (closed, or only dark)."""
+    if T.mouth_opening(points) < 0.05:
+        return None
+    cut = Interior.cut(image, points)
+    if cut is None:
+        return None
+    x0, y0 = cut.origin
+    h, w = cut.upper.shape
+    inside = polygon_coverage(points[T.MOUTH_INNER_LOOP, :2] - (x0, y0), (h, w))
+    lab = cv2.cvtColor(cut.image / 255.0, cv2.COLOR_RGB2LAB)
+    if (teeth_weight(lab) * inside).sum() < OWN_TEETH * max(inside.sum(), 1.0):
+        return None
+    dark = cut.image[(cut.upper + cut.lower) > 0.5]
+    luma = dark @ np.float32([0.299, 0.587, 0.114])
+    cavity = dark[luma <= np.percentile(luma, 15)].mean(0) if len(dark) >= 10 else cut.image.reshape(-1, 3).min(0)
+    return OwnInterior(cut, cavity.astype(np.float32))
+
+
+@dataclass(frozen=True)
+class OwnInterior:
+    """The photo's own interior and the dark of its mouth ((3,) float RGB, its darkest pixels)."""
+
+    interior: Interior
+    cavity: np.ndarray
 
 
 # -- a drawn interior ------------------------------------------------------------------------------
@@ -200,20 +275,16 @@ def drawn_patch(target: np.ndarray, box: tuple[int, int, int, int], colours: Col
     """(h, w, 3) float32 a drawn mouth interior for `box` of the frame: the dark of the mouth,
     a tongue when the jaw drops, lower and upper teeth."""
     x0, y0, w, h = box
-    left, right = target[78, :2].astype(np.float64), target[308, :2].astype(np.float64)
-    axis = (right - left) / max(np.linalg.norm(right - left), 1e-6)
+    frame = _MouthFrame.of(target[:, :2].astype(np.float64))
     width = max(float(np.linalg.norm(target[291, :2] - target[61, :2])), 4.0)
-    half = max(float(np.linalg.norm(right - left)) / 2, 2.0)
-    centre = (left + right) / 2
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
-    dx, dy = xs + x0 - centre[0], ys + y0 - centre[1]
-    across, down = dx * axis[0] + dy * axis[1], -dx * axis[1] + dy * axis[0]  # in the mouth's own frame
-    top = contour_y(_mouth_frame(target[T.LIPS_INNER_UPPER, :2], centre, axis), across)
-    bottom = contour_y(_mouth_frame(target[T.LIPS_INNER_LOWER, :2], centre, axis), across)
+    half = max(frame.half, 2.0)
+    across, down = frame.coordinates(np.arange(w) + x0, np.arange(h) + y0)
+    top = contour_y(frame.lip(target[T.LIPS_INNER_UPPER]), across)
+    bottom = contour_y(frame.lip(target[T.LIPS_INNER_LOWER]), across)
     u = np.clip(across / half, -1.5, 1.5)
     opening = float(np.linalg.norm(target[14, :2] - target[13, :2])) / width
     out = _cavity(u, (down - top) / np.maximum(bottom - top, 1.0), colours)
-    floor = contour_y(_mouth_frame(target[T.LIPS_INNER_LOWER, :2], centre, axis), np.zeros(1))[0]  # under the middle
+    floor = contour_y(frame.lip(target[T.LIPS_INNER_LOWER]), np.zeros(1))[0]  # under the middle
     out = _tongue(out, u, (floor - down) / width, opening, colours) * (down < bottom)[..., None] + \
         out * (down >= bottom)[..., None]
     lower = _teeth(u, (bottom - down) / width, LOWER_TEETH, np.clip((opening - 0.22) / 0.2, 0, 1))
@@ -221,12 +292,6 @@ def drawn_patch(target: np.ndarray, box: tuple[int, int, int, int], colours: Col
     out = out + (colours.teeth * 0.7 * lower[1][..., None] - out) * (lower[0] * front)[..., None]
     upper = _teeth(u, (down - top) / width, UPPER_TEETH, 1.0)
     return out + (colours.teeth * upper[1][..., None] - out) * upper[0][..., None]
-
-
-def _mouth_frame(points: np.ndarray, centre: np.ndarray, axis: np.ndarray) -> np.ndarray:
-    """(K, 2) points as (across, down) in the mouth's own frame."""
-    d = points - centre
-    return np.column_stack([d @ axis, d @ np.array([-axis[1], axis[0]])])
 
 
 def _cavity(u: np.ndarray, depth: np.ndarray, colours: Colours) -> np.ndarray:
@@ -291,12 +356,14 @@ def _roi(image: np.ndarray, polygon: np.ndarray, pad: int = 5) -> tuple[int, int
 SEAM = 0.012  # mouth widths past the inner-lip contour the interior covers: the photo's lip seam rides there
 
 
-def _blend(out: np.ndarray, patch: np.ndarray, polygon: np.ndarray, box: tuple[int, int, int, int]) -> None:
+def _blend(out: np.ndarray, patch: np.ndarray, polygon: np.ndarray, box: tuple[int, int, int, int],
+           opacity: float = 1.0) -> None:
     """Put (h, w, 3) float `patch` into `out` at `box`, inside `polygon` and a sliver beyond
-    it (the dark line where the photo's lips met would show as a rim on the lips), in place."""
+    it (the dark line where the photo's lips met would show as a rim on the lips), at
+    `opacity` (0..1), in place."""
     x0, y0, w, h = box
     alpha = polygon_coverage(polygon - (x0, y0), (h, w))
     reach = max(1, round(SEAM * float(np.ptp(polygon[:, 0]))))
-    alpha = cv2.dilate(alpha, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1)))
+    alpha = opacity * cv2.dilate(alpha, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1)))
     region = out[y0: y0 + h, x0: x0 + w].astype(np.float32)
     out[y0: y0 + h, x0: x0 + w] = np.clip(region + (patch - region) * alpha[..., None] + 0.5, 0, 255).astype(np.uint8)

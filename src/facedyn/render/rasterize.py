@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
 
 import cv2
@@ -15,13 +16,17 @@ def backward_map(
     depth: np.ndarray,
     size: tuple[int, int],
     step: int = 2,
+    exact: Sequence[tuple[int, int, int, int]] = (),
 ) -> np.ndarray:
     """Per-pixel source coordinates for a triangle mesh moved from `src` to `dst`.
 
     Every target pixel takes the front-most triangle covering it (smallest depth) and the
     barycentric combination of that triangle's source vertices. The map is rasterised on a
     grid `step` times coarser than the output and resized (it is piecewise linear, so little
-    is lost), all with array operations: no loop over triangles or pixels.
+    is lost), all with array operations: no loop over triangles or pixels. Where the map
+    jumps (two lips or lids that meet: between them the source's opening is squeezed to
+    nothing) resizing would blend across the jump and smear the opening over the seam, so the
+    `exact` boxes are rasterised at every pixel.
 
     Args:
         dst: (V, 2) float target vertex positions, pixels (x right, y down).
@@ -30,6 +35,7 @@ def backward_map(
         depth: (T,) float per-triangle depth; smaller is nearer the camera.
         size: (height, width) of the output map.
         step: grid step in pixels (1 = exact, 2..4 faster).
+        exact: (x0, y0, x1, y1) output boxes (x1, y1 exclusive) mapped at every pixel.
 
     Returns:
         (height, width, 2) float32 map of source (x, y) for cv2.remap; pixels covered by no
@@ -38,13 +44,29 @@ def backward_map(
     if dst.shape != src.shape or dst.ndim != 2 or dst.shape[1] != 2:
         raise ValueError(f"expected (V, 2) dst and src, got {dst.shape} and {src.shape}")
     h, w = size
-    gh, gw = -(-h // step), -(-w // step)
-    # Grid point (i, j) is at the centre of a step x step block of output pixels.
-    g = (dst + 0.5) / step - 0.5
     order = np.argsort(depth, kind="stable")
     rank = np.empty(len(order), dtype=np.int32)
     rank[order] = np.arange(len(order), dtype=np.int32)
+    grid = _rasterize(dst, src, triangles, rank, size, step)
+    if step > 1:
+        grid = cv2.resize(grid, (grid.shape[1] * step, grid.shape[0] * step), interpolation=cv2.INTER_LINEAR)[:h, :w]
+    for x0, y0, x1, y1 in exact:
+        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+        if x1 > x0 and y1 > y0:
+            box = _rasterize(dst - (x0, y0), src, triangles, rank, (y1 - y0, x1 - x0), 1, origin=(x0, y0))
+            grid[y0:y1, x0:x1] = box
+    return grid
 
+
+def _rasterize(dst: np.ndarray, src: np.ndarray, triangles: np.ndarray, rank: np.ndarray, size: tuple[int, int],
+               step: int, origin: tuple[int, int] = (0, 0)) -> np.ndarray:
+    """(ceil(h / step), ceil(w / step), 2) float32 source coordinates at the grid points (the
+    centres of step x step blocks); `origin` is where `dst`'s (0, 0) lies in the output, for
+    the identity of uncovered points."""
+    h, w = size
+    gh, gw = -(-h // step), -(-w // step)
+    # Grid point (i, j) is at the centre of a step x step block of output pixels.
+    g = (dst + 0.5) / step - 0.5
     a, b, c = g[triangles[:, 0]], g[triangles[:, 1]], g[triangles[:, 2]]
     lo = np.maximum(np.ceil(np.minimum(np.minimum(a, b), c)), 0).astype(np.int32)
     hi = np.minimum(np.floor(np.maximum(np.maximum(a, b), c)), [gw - 1, gh - 1]).astype(np.int32)
@@ -75,13 +97,11 @@ def backward_map(
     cand, pix, xf, yf = cand[win], pix[win], xf[win], yf[win]
 
     affine = _grid_to_source(bary, src, triangles)[cand]  # (n, 6)
-    grid = _identity_grid(gh, gw, step).copy()
+    grid = _identity_grid(gh, gw, step) + np.float32(origin)
     flat = grid.reshape(-1, 2)
     flat[pix, 0] = affine[:, 0] * xf + affine[:, 1] * yf + affine[:, 2]
     flat[pix, 1] = affine[:, 3] * xf + affine[:, 4] * yf + affine[:, 5]
-    if step == 1:
-        return grid[:h, :w]
-    return cv2.resize(grid, (gw * step, gh * step), interpolation=cv2.INTER_LINEAR)[:h, :w]
+    return grid
 
 
 def _barycentric_coefficients(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -14,6 +14,7 @@ from facedyn.render.mouth import MouthInterior
 from facedyn.render.openings import draw_closed, prepare_closings
 from facedyn.render.rasterize import backward_map
 from facedyn.render.shading import FoldShader
+from facedyn.tracking import topology as T
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,9 @@ class Renderer:
         """(h, w, 2) float32 backward map in working pixels for target landmarks (478, 3)."""
         mesh = self.layers.mesh
         moved, depth = mesh.move(target, pose, self.layers.pose)
-        return backward_map(moved, mesh.points, mesh.triangles, depth, self._working, self.config.map_step)
+        step = self.config.map_step
+        exact = [_box(target[loop, :2], 2 * step) for loop in (T.MOUTH_INNER_LOOP, T.RIGHT_EYE_LOOP, T.LEFT_EYE_LOOP)]
+        return backward_map(moved, mesh.points, mesh.triangles, depth, self._working, step, exact if step > 1 else ())
 
     def render(
         self,
@@ -127,6 +130,13 @@ class Renderer:
         frame = self._photo.copy()
         frame[y0: y0 + ch, x0: x0 + cw] = out
         return frame
+
+
+def _box(points: np.ndarray, margin: int) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1) pixel box around (K, 2) points, `margin` pixels wider on each side."""
+    lo = np.floor(points.min(0)).astype(int) - margin
+    hi = np.ceil(points.max(0)).astype(int) + margin + 1
+    return int(lo[0]), int(lo[1]), int(hi[0]), int(hi[1])
 
 
 def _scaled_photo(photo: np.ndarray, crop, scale: float) -> tuple[np.ndarray, tuple[int, int, int, int]]:

@@ -30,6 +30,12 @@ LIPS_OUTER_UPPER = np.array([61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291])
 LIPS_OUTER_LOWER = np.array([61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291])
 LIPS_INNER_UPPER = np.array([78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308])
 LIPS_INNER_LOWER = np.array([78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308])
+# Each lip's rings of vertices from its inner contour out to its outer one, corner to corner:
+# column i of every ring lies across the lip from LIPS_INNER_*[i].
+LIPS_UPPER_RINGS = np.array([LIPS_INNER_UPPER, [62, 183, 42, 41, 38, 12, 268, 271, 272, 407, 292],
+                             [76, 184, 74, 73, 72, 11, 302, 303, 304, 408, 306], LIPS_OUTER_UPPER])
+LIPS_LOWER_RINGS = np.array([LIPS_INNER_LOWER, [62, 96, 89, 179, 86, 15, 316, 403, 319, 325, 292],
+                             [76, 77, 90, 180, 85, 16, 315, 404, 320, 307, 306], LIPS_OUTER_LOWER])
 
 NOSE_TIP = 1
 FOREHEAD = 10
