@@ -174,3 +174,38 @@ def test_rig_motion_counts_its_neutral_as_closed(faces):
     assert motion.closed_gap == pytest.approx(regions.mouth_gap(template().shape))
     retarget = Retargeter(faces["man_glasses_beard_smile"], motion.reference, RetargetConfig(), motion.closed_gap)
     assert regions.mouth_gap(retarget.shape(frame)) < 0.003
+
+
+def test_a_reference_caught_mid_blink_does_not_widen_the_photos_eyes(faces):
+    """A driver whose first frame has its eyes shut: open eyes later must give the photo its
+    own open eyes (hybrid), where changes from the shut reference, scaled by the eyes'
+    ratio, opened them several times as wide (relative)."""
+    driver, photo = faces["woman_frontal_neutral"], faces["man_glasses_beard_smile"]
+    _, pose = dynamics_from_landmarks(driver)
+    head = pose.to_head_frame(driver)
+    shut, _ = dynamics_from_landmarks(pose.to_image(regions.set_eye_gaps(head, 0.1 * regions.eye_gaps(head))), pose)
+    opened, _ = dynamics_from_landmarks(driver, pose)
+    own = regions.eye_gaps(fit_head_pose(photo).to_head_frame(photo)).mean()
+    hybrid = regions.eye_gaps(Retargeter(photo, shut, RetargetConfig()).shape(opened)).mean()
+    relative = regions.eye_gaps(Retargeter(photo, shut, RetargetConfig(mode="relative")).shape(opened)).mean()
+    assert hybrid < 1.5 * own < relative
+    closing = regions.eye_gaps(Retargeter(photo, shut, RetargetConfig()).shape(shut)).mean()
+    assert closing < 0.2 * own  # the shut reference itself still shuts the photo's eyes
+
+
+def test_closed_lips_are_a_dead_zone_and_meet_in_depth(faces):
+    """A tracker parts closed lips by a few thousandths: the photo's lips stay shut; and lips
+    that meet in y meet in z too, so a pitched head does not part them again."""
+    from facedyn.geometry.retarget import LIPS_MEET, _closed_below
+
+    assert _closed_below(0.5 * LIPS_MEET) == 0.0 and _closed_below(2 * LIPS_MEET) == pytest.approx(2 * LIPS_MEET)
+    driver = faces["woman_frontal_neutral"]
+    ref, pose = dynamics_from_landmarks(driver)
+    head = pose.to_head_frame(driver)
+    parted = regions.open_jaw(head, 0.5 * LIPS_MEET - regions.mouth_gap(head))
+    parted[T.MOUTH_PAIRS[:, 1], 2] += 0.03  # the lower lip behind the upper, as a tracker may place it
+    frame, _ = dynamics_from_landmarks(pose.to_image(parted), pose)
+    target = Retargeter(faces["woman_open_mouth_surprised"], ref, RetargetConfig()).shape(frame)
+    upper, lower = T.MOUTH_PAIRS[:, 0], T.MOUTH_PAIRS[:, 1]
+    assert np.abs(target[lower, 1] - target[upper, 1]).max() < 1e-3
+    assert np.abs(target[lower, 2] - target[upper, 2]).max() < 1e-3

@@ -43,3 +43,21 @@ def test_uncovered_pixels_map_to_themselves():
 def test_bad_shapes_are_reported():
     with pytest.raises(ValueError, match="expected"):
         backward_map(np.zeros((3, 3)), np.zeros((3, 3)), np.array([[0, 1, 2]]), np.zeros(1), (8, 8))
+
+
+def test_exact_boxes_keep_a_squeezed_opening_off_the_seam():
+    """Two lips meet over a source opening squeezed to nothing: on a coarse grid the resized
+    map blends across the seam and samples the opening; exact boxes do not."""
+    # Source: upper lip y 0..40, opening 40..60, lower lip 60..100. Target: the opening closed at y 50.
+    xs = np.array([0.0, 50.0, 100.0])
+    src = np.array([(x, y) for y in (0.0, 40.0, 60.0, 100.0) for x in xs])
+    dst = src.copy()
+    dst[3:6, 1] = dst[6:9, 1] = 50.0
+    dst[0:3, 1], dst[9:12, 1] = 10.0, 90.0
+    quads = [(r * 3 + c, r * 3 + c + 1, r * 3 + c + 3, r * 3 + c + 4) for r in range(3) for c in range(2)]
+    tris = np.array([t for a, b, c, d in quads for t in ((a, b, c), (b, d, c))])
+    depth = np.zeros(len(tris))
+    depth[4:8] = 1.0  # the opening's triangles lie behind the lips
+    in_opening = lambda m: ((m[20:80, 10:90, 1] > 41) & (m[20:80, 10:90, 1] < 59)).sum()  # noqa: E731
+    assert in_opening(backward_map(dst, src, tris, depth, (100, 100), 3)) > 0
+    assert in_opening(backward_map(dst, src, tris, depth, (100, 100), 3, exact=[(0, 40, 100, 60)])) == 0

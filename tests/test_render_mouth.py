@@ -72,6 +72,38 @@ def test_relight_keeps_teeth_white_and_a_grey_photo_grey(photos, toothy_driver):
     tooth = np.full((4, 4, 3), 170.0, np.float32)
     assert M._saturation(relight(tooth, neutral, warm)).mean() == pytest.approx(M._saturation(warm.white * 255), abs=0.05)
     assert M._saturation(relight(tooth, warm, neutral)).mean() < 0.02  # and back
+    # Skin tones differ, teeth do not: a bright tooth keeps its lightness on a paler face.
+    dark_skin, pale_skin = Light(np.ones(3), 20.0, 35.0), Light(np.ones(3), 20.0, 75.0)
+    bright = np.full((4, 4, 3), 220.0, np.float32)
+    assert relight(bright, dark_skin, pale_skin).mean() == pytest.approx(220.0, abs=3)
+
+
+def test_barely_parted_lips_show_no_teeth(photos):
+    """A gap of a few pixels shows the dark of the mouth, never a row of grey tooth blocks."""
+    image, points = photos["woman_frontal_neutral"]
+    interior = MouthInterior(image, points)
+    target = points.copy()
+    target[T.MOUTH_PAIRS[:, 1], 1] = target[T.MOUTH_PAIRS[:, 0], 1] + 1.5  # lips parted by 1.5 pixels
+    out = image.copy()
+    interior.draw(out, target)
+    inside = M._inside(out, target[T.MOUTH_INNER_LOOP, :2], 0.0)
+    brighter = out.astype(np.float32) @ [0.299, 0.587, 0.114] - image.astype(np.float32) @ [0.299, 0.587, 0.114]
+    assert inside.any() and brighter[inside].max() < 40  # the dark of the mouth over its darkest seam; teeth: +100
+
+
+def test_own_teeth_stay_under_the_upper_lip_as_the_jaw_drops(photos):
+    """Upper teeth hang from the upper lip: opening the jaw moves the lower lip away from
+    them (showing the dark of the mouth) and leaves them where they were."""
+    image, points = photos["man_turned_looking_up"]
+    interior = MouthInterior(image, points)
+    assert interior.own is not None
+    target = _opened(points, 0.1)
+    out = image.copy()
+    interior.draw(out, target)
+    teeth_rows = lambda img, pts: np.flatnonzero(  # noqa: E731
+        (M._inside(img, pts[T.MOUTH_INNER_LOOP, :2], 0.0) & (img.astype(np.float32) @ [0.299, 0.587, 0.114] > 150)).any(1))
+    before, after = teeth_rows(image, points), teeth_rows(out, target)
+    assert len(after) and abs(np.median(after) - np.median(before)) < 3
 
 
 def test_a_photo_showing_teeth_reuses_its_own(photos):

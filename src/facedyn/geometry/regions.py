@@ -5,11 +5,14 @@ All functions work on meshes in the pose-free head frame (478, 3), y pointing do
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.linalg import splu
 
 from facedyn.geometry.folds import unfold
+from facedyn.geometry.pose import template
 from facedyn.tracking import topology as T
 
 EYELIDS = np.concatenate([T.RIGHT_EYE_LOOP, T.LEFT_EYE_LOOP])
@@ -41,6 +44,45 @@ def set_eye_gaps(shape: np.ndarray, gaps: np.ndarray, upper_share: float = 0.8) 
         out[pairs[:, 0], 1] += upper_share * change[k]
         out[pairs[:, 1], 1] -= (1 - upper_share) * change[k]
     return out
+
+
+def eye_widths(shape: np.ndarray) -> np.ndarray:
+    """(2,) corner-to-corner widths of the eyes [right, left]."""
+    return np.array([np.linalg.norm(shape[u[0], :2] - shape[u[-1], :2]) for u in (T.RIGHT_EYE_UPPER, T.LEFT_EYE_UPPER)])
+
+
+def open_eyes(shape: np.ndarray, least: float) -> np.ndarray:
+    """The face with each eye at least `least` open (mean lid gap over eye width), for a
+    driver's reference caught mid-blink or squinting: its lid gaps are raised to at least an
+    open eye's shape (the template's profile across the eye), the upper lid taking 80% of the
+    move, the lid skin around following. Returns `shape` itself when both eyes are open.
+
+    Args:
+        shape: (478, 3) pose-free mesh (head frame, y down).
+    """
+    gaps, widths = eye_gaps(shape), eye_widths(shape)
+    profile = eye_gaps(_template_shape()).mean(0)
+    profile = profile / profile.mean()
+    want = np.maximum(gaps, least * widths[:, None] * profile[None, :])
+    if np.allclose(want, gaps):
+        return shape
+    out = shape.copy()
+    for k, pairs in enumerate((T.RIGHT_EYE_PAIRS, T.LEFT_EYE_PAIRS)):
+        change = want[k] - gaps[k]
+        for lid, share in ((pairs[:, 0], -0.8), (pairs[:, 1], 0.2)):
+            order = np.argsort(shape[lid, 0])
+            along = np.interp(shape[:, 0], shape[lid[order], 0], change[order], left=0.0, right=0.0)
+            near = membership(shape, lid, radius=0.02)
+            side = shape[:, 1] <= shape[lid, 1].max() if share < 0 else shape[:, 1] >= shape[lid, 1].min()
+            out[:, 1] += share * along * near * side
+        out[pairs[:, 0], 1] = shape[pairs[:, 0], 1] - 0.8 * change  # exactly on the contours
+        out[pairs[:, 1], 1] = shape[pairs[:, 1], 1] + 0.2 * change
+    return out
+
+
+@lru_cache(maxsize=1)
+def _template_shape() -> np.ndarray:
+    return template().shape
 
 
 def jaw_weights(shape: np.ndarray) -> np.ndarray:

@@ -12,6 +12,7 @@ from facedyn.geometry.pose import HeadPose, fit_head_pose, scale_rotation
 from facedyn.tracking import topology as T
 
 MODES = ("hybrid", "relative", "absolute")
+EYES_OPEN = 0.16  # the least mean lid gap over eye width a reference counts as open eyes (template 0.19)
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,6 @@ class Retargeter:
         axis = _extent(self.source_shape) / np.maximum(_extent(ref), 1e-9)
         self._axis_scale = np.array([axis[0], axis[1], axis[0]])
         self._weights = self._region_weights()
-        self._eye_ratio = _eye_ratio(self.source_shape, ref, axis[1])
         self._eye_weight = regions.membership(self.source_shape, regions.EYELIDS, radius=0.02)
         self._jaw = regions.jaw_weights(self.source_shape)
         self._mouth_strength = float(self._weights[[13, 14]].mean())  # the mouth's multipliers
@@ -77,9 +77,11 @@ class Retargeter:
             closed = regions.close_mouth(self.source_shape)
             self.rest_shape = self.source_shape + min(self._mouth_strength, 1.0) * (closed - self.source_shape)
             # The driver's changes are taken from its reference with the mouth closed the same
-            # way: a driver that starts open-mouthed then opens the photo's mouth as its own
-            # lips move (the jaw alone would thin the lower lip beside the corners).
-            self._reference_shape = regions.close_mouth(ref)
+            # way (a driver that starts open-mouthed then opens the photo's mouth as its own
+            # lips move; the jaw alone would thin the lower lip beside the corners), and with
+            # its eyes open (a reference caught mid-blink would open the photo's eyes wide).
+            self._reference_shape = regions.open_eyes(regions.close_mouth(ref), EYES_OPEN)
+        self._eye_ratio = _eye_ratio(self.source_shape, self._reference_shape, axis[1])
         pairs = T.MOUTH_PAIRS
         self._rest_depth = self.rest_shape[pairs[:, 1], 2] - self.rest_shape[pairs[:, 0], 2]
 
@@ -129,8 +131,8 @@ class Retargeter:
 
     def _copy_openings(self, shape: np.ndarray, driver: np.ndarray) -> np.ndarray:
         """Give the target the driver's eye and mouth opening, as ratios of eye width / face height."""
-        drv_ratio = regions.eye_gaps(driver) / _eye_widths(driver)[:, None]
-        shape = regions.set_eye_gaps(shape, drv_ratio * _eye_widths(shape)[:, None])
+        drv_ratio = regions.eye_gaps(driver) / regions.eye_widths(driver)[:, None]
+        shape = regions.set_eye_gaps(shape, drv_ratio * regions.eye_widths(shape)[:, None])
         want = regions.mouth_gap(driver) / _extent(driver)[1] * _extent(shape)[1]
         return regions.open_jaw(shape, want - regions.mouth_gap(shape), self._jaw)
 
@@ -165,12 +167,6 @@ def _closed_below(gap: float) -> float:
 def _extent(shape: np.ndarray) -> np.ndarray:
     oval = shape[T.FACE_OVAL, :2]
     return oval.max(axis=0) - oval.min(axis=0)
-
-
-def _eye_widths(shape: np.ndarray) -> np.ndarray:
-    return np.array([
-        np.linalg.norm(shape[u[0], :2] - shape[u[-1], :2]) for u in (T.RIGHT_EYE_UPPER, T.LEFT_EYE_UPPER)
-    ])
 
 
 def _eye_ratio(source: np.ndarray, reference: np.ndarray, fallback: float) -> np.ndarray:

@@ -55,20 +55,34 @@ def _eye_whites(image: np.ndarray, points: np.ndarray) -> np.ndarray:
 
 
 def colourfulness(image: np.ndarray, points: np.ndarray) -> float:
-    """Mean chroma (Lab a*b* distance from grey, 0..~100) around a face: 0 for a black and
-    white photo, about 15-30 for a colour one.
+    """Mean chroma (Lab a*b* distance from grey, 0..~100) of a face's skin: 0 for a black and
+    white photo, about 10-35 for a colour one.
 
     Args:
         image: (H, W, 3) uint8 RGB; points: (478, 2+) its landmarks in pixels.
     """
-    lab = cv2.cvtColor(face_square(image, points).astype(np.uint8)[None], cv2.COLOR_RGB2LAB)[0].astype(np.float32)
-    return float(np.hypot(lab[:, 1] - 128, lab[:, 2] - 128).mean())
+    lab = _face_lab(image, points)
+    return float(np.hypot(lab[:, 1], lab[:, 2]).mean())
 
 
 def brightness(image: np.ndarray, points: np.ndarray) -> float:
-    """Mean Lab lightness (0..100) around a face."""
-    lab = cv2.cvtColor(face_square(image, points).astype(np.uint8)[None], cv2.COLOR_RGB2LAB)[0].astype(np.float32)
-    return float(lab[:, 0].mean() * 100 / 255)
+    """Mean Lab lightness (0..100) of a face's skin."""
+    return float(_face_lab(image, points)[:, 0].mean())
+
+
+def _face_lab(image: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """(K, 3) float32 OpenCV Lab (L 0..100) of the pixels inside the face outline, less the
+    eyes, brows and mouth: the skin (the background around a face says nothing of its light)."""
+    mask = np.zeros(image.shape[:2], np.uint8)
+    cv2.fillPoly(mask, [np.round(points[T.FACE_OVAL, :2]).astype(np.int32)], 1)
+    for loop in (T.RIGHT_EYE_LOOP, T.LEFT_EYE_LOOP, T.RIGHT_BROW, T.LEFT_BROW, T.LIPS_OUTER_UPPER):
+        cv2.fillPoly(mask, [cv2.convexHull(np.round(points[loop, :2]).astype(np.int32))], 0)
+    cv2.fillPoly(mask, [np.round(np.concatenate([points[T.LIPS_OUTER_UPPER, :2],
+                                                   points[T.LIPS_OUTER_LOWER[::-1], :2]])).astype(np.int32)], 0)
+    pixels = image[mask.astype(bool)]
+    if len(pixels) < 20:  # a face outside the image: what there is around it
+        pixels = face_square(image, points).astype(np.uint8)
+    return cv2.cvtColor(pixels.astype(np.float32)[None] / 255.0, cv2.COLOR_RGB2LAB)[0]
 
 
 def teeth_weight(lab: np.ndarray) -> np.ndarray:
@@ -83,7 +97,7 @@ class Light:
     """How a photo is lit and coloured, for moving pixels from one photo into another.
 
     white: (3,) RGB colour of white under its light (white_point), brightest channel 1.
-    chroma: mean chroma around the face (colourfulness). lightness: mean Lab L there.
+    chroma: mean chroma of the face's skin (colourfulness). lightness: its mean Lab L.
     """
 
     white: np.ndarray
@@ -104,9 +118,10 @@ class Light:
 def relight(patch: np.ndarray, source: Light, target: Light) -> np.ndarray:
     """Pixels of one photo (`source` light) as they would look in another (`target`): white
     balance moved from one light to the other, chroma scaled by the photos' colourfulness (a
-    black and white photo gets grey), lightness scaled by the square root of their brightness
-    ratio (between 0.75 and 1.3: the faces' own tones differ too), and tooth-like pixels
-    (`teeth_weight`) given exactly the target's white, so teeth never take a tint.
+    black and white photo gets grey), lightness scaled by the square root of their skins'
+    brightness ratio (between 0.75 and 1.3: the faces' own tones differ too), and bright
+    tooth-like pixels (`teeth_weight`) given exactly the target's white at their own
+    lightness, so teeth never take a tint nor a skin's darkness.
 
     Args:
         patch: (h, w, 3) float32 or uint8 RGB 0..255.
@@ -115,9 +130,12 @@ def relight(patch: np.ndarray, source: Light, target: Light) -> np.ndarray:
         (h, w, 3) float32 RGB 0..255.
     """
     lab = cv2.cvtColor(np.clip(patch, 0, 255).astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
-    teeth = teeth_weight(lab)
     grey = lab[..., 1:] - source.cast(lab[..., 0])  # the source's cast taken out
+    # Only the bright tooth-like pixels: a pink tongue is nearly as grey as teeth, a little darker.
+    teeth = teeth_weight(lab) * np.clip((lab[..., 0] - 50) / 15, 0, 1)
     ratio = float(np.clip(target.chroma / max(source.chroma, 1e-3), 0.0, 1.2))
     lab[..., 1:] = target.cast(lab[..., 0]) + grey * (ratio * (1 - teeth))[..., None]
-    lab[..., 0] *= float(np.clip((target.lightness / max(source.lightness, 1e-3)) ** 0.5, 0.75, 1.3))
+    # Skin tones differ between the faces, teeth do not: their lightness stays.
+    lighter = float(np.clip((target.lightness / max(source.lightness, 1e-3)) ** 0.5, 0.75, 1.3))
+    lab[..., 0] *= 1.0 + (lighter - 1.0) * (1.0 - teeth)
     return cv2.cvtColor(np.clip(lab, [0, -127, -127], [100, 127, 127]).astype(np.float32), cv2.COLOR_LAB2RGB) * 255.0

@@ -73,28 +73,31 @@ class MouthInterior:
         box = _roi(out, polygon)
         if box is None:
             return
-        if self.own is not None:
-            cavity = self.own.cavity
-            pixels, cover = self.own.interior.patch(target, box)
-        elif driving is not None and driving_points is not None:
-            cavity = self.colours.cavity
+        cavity = self.colours.cavity if self.own is None else self.own.cavity
+        width = max(float(np.linalg.norm(target[291, :2] - target[61, :2])), 1.0)
+        if driving is not None and driving_points is not None:
             pixels, cover = self._driver_interior(driving, driving_points, target, box)
         else:
-            cavity = self.colours.cavity
             pixels, cover = drawn_patch(target, box, self.colours), np.ones(box[3:1:-1], np.float32)
+        if self.own is not None:  # the photo's own teeth in front; the driver's (or drawn) interior
+            own, own_cover = self.own.interior.patch(target, box)  # shows where the mouth opens wider
+            pixels = cavity + (pixels - cavity) * cover[..., None]
+            pixels, cover = pixels + (own - pixels) * own_cover[..., None], np.ones_like(cover)
         # Barely parted lips show the dark of the mouth: teeth there would be a row of grey
         # blocks, a driver's interior the inside edge of its own lips (its lipstick).
-        width = max(float(np.linalg.norm(target[291, :2] - target[61, :2])), 1.0)
         show = float(np.clip((gap / width - THIN) / (OPEN - THIN), 0, 1))
         patch = cavity + (pixels - cavity) * (cover * show)[..., None]
-        _blend(out, patch, polygon, box, opacity=min(1.0, gap / (3 * PARTED)))
+        # The photo's own interior runs a sliver past the contour, over the lips' seam; any
+        # other starts a little inside it, the photo's own lip edge showing around it.
+        inset = 0 if self.own is not None else max(1, round(LIP_EDGE * width))
+        _blend(out, patch, polygon, box, opacity=min(1.0, gap / (3 * PARTED)), inset=inset)
 
     def _driver_interior(self, driving: np.ndarray, driving_points: np.ndarray, target: np.ndarray,
                          box: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
         """The driver's interior relit for the photo and its cover (Interior.patch)."""
         if self._driver_light is None:  # one driver per animation: its light is measured once
             self._driver_light = Light.of(driving, driving_points)
-        cut = Interior.cut(driving, driving_points)
+        cut = Interior.cut(driving, driving_points, lips=False)
         if cut is None:
             return np.zeros((box[3], box[2], 3), np.float32), np.zeros((box[3], box[2]), np.float32)
         pixels, cover = cut.patch(target, box)
@@ -136,18 +139,27 @@ class Interior:
     points: np.ndarray
 
     @classmethod
-    def cut(cls, image: np.ndarray, points: np.ndarray) -> Interior | None:
+    def cut(cls, image: np.ndarray, points: np.ndarray, lips: bool = True) -> Interior | None:
         """The interior of `image` ((H, W, 3) uint8) inside its landmarks' ((478, 2+)) inner
-        lips, or None when the mouth lies outside the image."""
+        lips, or None when the mouth lies outside the image. With `lips`, also the sliver of
+        lip the frame shows past the target's inner lips (the photo's own lips); without,
+        less the lips' inner edge that the contour takes in (another face's lipstick would
+        be a ring of the wrong colour: the dark of the mouth shows there instead)."""
         polygon = points[T.MOUTH_INNER_LOOP, :2].astype(np.float64)
-        reach = 1 + round(SEAM * float(np.ptp(polygon[:, 0])))  # the frame shows the interior that far past the lips
+        width = float(np.ptp(polygon[:, 0]))
+        reach = 1 + round(SEAM * width)  # the frame shows the interior that far past the lips
         box = _roi(image, polygon, pad=reach + 3)
         if box is None:
             return None
         x0, y0, w, h = box
         roi = image[y0: y0 + h, x0: x0 + w].astype(np.float32)
-        disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))
-        inside = cv2.dilate(polygon_coverage(polygon - (x0, y0), (h, w)), disc)
+        inside = polygon_coverage(polygon - (x0, y0), (h, w))
+        if lips:
+            inside = cv2.dilate(inside, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1,) * 2))
+        else:
+            edge = max(1, round(LIP_EDGE * width))
+            inside = cv2.GaussianBlur(cv2.erode(inside, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * edge + 1,) * 2)),
+                                      (0, 0), edge / 2)
         xs = np.arange(w, dtype=np.float64) + x0
         top = contour_y(points[T.LIPS_INNER_UPPER, :2], xs) - y0
         bottom = contour_y(points[T.LIPS_INNER_LOWER, :2], xs) - y0
@@ -353,17 +365,23 @@ def _roi(image: np.ndarray, polygon: np.ndarray, pad: int = 5) -> tuple[int, int
     return int(x0), int(y0), int(x1 - x0 + 1), int(y1 - y0 + 1)
 
 
+LIP_EDGE = 0.025  # mouth widths inside another face's inner-lip contour that are its lips
 SEAM = 0.012  # mouth widths past the inner-lip contour the interior covers: the photo's lip seam rides there
 
 
 def _blend(out: np.ndarray, patch: np.ndarray, polygon: np.ndarray, box: tuple[int, int, int, int],
-           opacity: float = 1.0) -> None:
-    """Put (h, w, 3) float `patch` into `out` at `box`, inside `polygon` and a sliver beyond
-    it (the dark line where the photo's lips met would show as a rim on the lips), at
-    `opacity` (0..1), in place."""
+           opacity: float = 1.0, inset: int = 0) -> None:
+    """Put (h, w, 3) float `patch` into `out` at `box`, at `opacity` (0..1), in place: inside
+    `polygon` and a sliver beyond it (the dark line where the photo's lips met would show as
+    a rim on the lips), or with `inset` > 0, fading in over that many pixels inside it."""
     x0, y0, w, h = box
     alpha = polygon_coverage(polygon - (x0, y0), (h, w))
-    reach = max(1, round(SEAM * float(np.ptp(polygon[:, 0]))))
-    alpha = opacity * cv2.dilate(alpha, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1)))
+    if inset > 0:
+        disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * inset + 1,) * 2)
+        alpha = cv2.GaussianBlur(cv2.erode(alpha, disc), (0, 0), inset / 2)
+    else:
+        reach = max(1, round(SEAM * float(np.ptp(polygon[:, 0]))))
+        alpha = cv2.dilate(alpha, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1,) * 2))
+    alpha *= opacity
     region = out[y0: y0 + h, x0: x0 + w].astype(np.float32)
     out[y0: y0 + h, x0: x0 + w] = np.clip(region + (patch - region) * alpha[..., None] + 0.5, 0, 255).astype(np.uint8)

@@ -50,11 +50,15 @@ def backward_map(
     grid = _rasterize(dst, src, triangles, rank, size, step)
     if step > 1:
         grid = cv2.resize(grid, (grid.shape[1] * step, grid.shape[0] * step), interpolation=cv2.INTER_LINEAR)[:h, :w]
+    if len(exact):
+        corners = dst[triangles]  # (T, 3, 2)
+        lo, hi = corners.min(axis=1), corners.max(axis=1)
     for x0, y0, x1, y1 in exact:
         x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
         if x1 > x0 and y1 > y0:
-            box = _rasterize(dst - (x0, y0), src, triangles, rank, (y1 - y0, x1 - x0), 1, origin=(x0, y0))
-            grid[y0:y1, x0:x1] = box
+            near = np.flatnonzero((hi[:, 0] >= x0 - 1) & (lo[:, 0] <= x1) & (hi[:, 1] >= y0 - 1) & (lo[:, 1] <= y1))
+            grid[y0:y1, x0:x1] = _rasterize(dst - (x0, y0), src, triangles[near], rank[near], (y1 - y0, x1 - x0), 1,
+                                            origin=(x0, y0))
     return grid
 
 
@@ -71,8 +75,10 @@ def _rasterize(dst: np.ndarray, src: np.ndarray, triangles: np.ndarray, rank: np
     lo = np.maximum(np.ceil(np.minimum(np.minimum(a, b), c)), 0).astype(np.int32)
     hi = np.minimum(np.floor(np.maximum(np.maximum(a, b), c)), [gw - 1, gh - 1]).astype(np.int32)
     bw, bh = hi[:, 0] - lo[:, 0] + 1, hi[:, 1] - lo[:, 1] + 1
+    seen = np.flatnonzero((bw > 0) & (bh > 0))  # triangles over some grid point (a small box sees few)
+    triangles, rank, a, b, c, lo, bw, bh = triangles[seen], rank[seen], a[seen], b[seen], c[seen], lo[seen], bw[seen], bh[seen]
     bary, ok = _barycentric_coefficients(a, b, c)
-    tri = np.flatnonzero(ok & (bw > 0) & (bh > 0))
+    tri = np.flatnonzero(ok)
     counts = (bw * bh)[tri]
 
     # Candidate (triangle, grid point) pairs from each triangle's bounding box.

@@ -11,10 +11,9 @@ from facedyn.geometry.folds import OPENINGS, unfold
 from facedyn.geometry.pose import HeadPose
 from facedyn.render.layers import SourceLayers
 from facedyn.render.mouth import MouthInterior
-from facedyn.render.openings import draw_closed, prepare_closings
+from facedyn.render.openings import draw_closed, openness, prepare_closings
 from facedyn.render.rasterize import backward_map
 from facedyn.render.shading import FoldShader
-from facedyn.tracking import topology as T
 
 
 @dataclass(frozen=True)
@@ -77,7 +76,12 @@ class Renderer:
         mesh = self.layers.mesh
         moved, depth = mesh.move(target, pose, self.layers.pose)
         step = self.config.map_step
-        exact = [_box(target[loop, :2], 2 * step) for loop in (T.MOUTH_INNER_LOOP, T.RIGHT_EYE_LOOP, T.LEFT_EYE_LOOP)]
+        # The photo's open mouth squeezed shut: the map jumps across the seam, so it is exact
+        # there (resized, it would smear teeth and tongue over the lips; an eye's seam is
+        # covered by its closing layer's band; an opening under two grid steps smears nothing).
+        exact = [_box(target[c.loop, :2], 2 * step) for c in self._closings
+                 if c.kind == "mouth" and c.gap > 2 * step * self._factor
+                 and openness(c, target * self._factor) < SQUEEZED]
         return backward_map(moved, mesh.points, mesh.triangles, depth, self._working, step, exact if step > 1 else ())
 
     def render(
@@ -130,6 +134,9 @@ class Renderer:
         frame = self._photo.copy()
         frame[y0: y0 + ch, x0: x0 + cw] = out
         return frame
+
+
+SQUEEZED = 0.6  # an opening this much of the photo's own or less is mapped exactly around its seam
 
 
 def _box(points: np.ndarray, margin: int) -> tuple[int, int, int, int]:
