@@ -76,12 +76,11 @@ class Renderer:
         mesh = self.layers.mesh
         moved, depth = mesh.move(target, pose, self.layers.pose)
         step = self.config.map_step
-        # The photo's open mouth squeezed shut: the map jumps across the seam, so it is exact
-        # there (resized, it would smear teeth and tongue over the lips; an eye's seam is
-        # covered by its closing layer's band; an opening under two grid steps smears nothing).
+        # An opening of the photo squeezed shut: the map jumps across the seam, so it is exact
+        # there (resized, it would smear teeth and tongue over the lips, the white of the eye
+        # over the lids; an opening under two grid steps smears nothing).
         exact = [_box(target[c.loop, :2], 2 * step) for c in self._closings
-                 if c.kind == "mouth" and c.gap > 2 * step * self._factor
-                 and openness(c, target * self._factor) < SQUEEZED]
+                 if c.gap > 2 * step * self._factor and openness(c, target * self._factor) < SQUEEZED]
         return backward_map(moved, mesh.points, mesh.triangles, depth, self._working, step, exact if step > 1 else ())
 
     def render(
