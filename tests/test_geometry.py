@@ -193,6 +193,25 @@ def test_a_reference_caught_mid_blink_does_not_widen_the_photos_eyes(faces):
     assert closing < 0.2 * own  # the shut reference itself still shuts the photo's eyes
 
 
+def test_a_photo_with_its_eyes_shut_opens_them_to_the_drivers_open_eyes(faces):
+    """A photo taken mid-blink (the first frame of a clip driving itself): the eyes'
+    ratio against a shut reference clipped at 0.3, so its eyes could barely open; its eyes
+    now rest open, the shut reference still shuts them and an open frame opens them."""
+    driver = faces["woman_frontal_neutral"]
+    _, pose = dynamics_from_landmarks(driver)
+    head = pose.to_head_frame(driver)
+    shut_head = regions.set_eye_gaps(head, 0.1 * regions.eye_gaps(head))
+    shut, _ = dynamics_from_landmarks(pose.to_image(shut_head), pose)
+    opened, _ = dynamics_from_landmarks(driver, pose)
+    photo = pose.to_image(shut_head)
+    retarget = Retargeter(photo, shut, RetargetConfig())
+    own_open = regions.eye_gaps(head).mean()
+    assert regions.eye_gaps(retarget.shape(opened)).mean() > 0.7 * own_open
+    assert regions.eye_gaps(retarget.shape(shut)).mean() < 0.2 * own_open
+    relative = Retargeter(photo, shut, RetargetConfig(mode="relative"))
+    assert regions.eye_gaps(relative.shape(opened)).mean() > 0.7 * own_open  # relative: the shut reference is "no change"
+
+
 def test_closed_lips_are_a_dead_zone_and_meet_in_depth(faces):
     """A tracker parts closed lips by a few thousandths: the photo's lips stay shut; and lips
     that meet in y meet in z too, so a pitched head does not part them again."""

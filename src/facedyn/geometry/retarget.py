@@ -76,12 +76,15 @@ class Retargeter:
         if config.mode == "hybrid":
             closed = regions.close_mouth(self.source_shape)
             self.rest_shape = self.source_shape + min(self._mouth_strength, 1.0) * (closed - self.source_shape)
+            # Eyes squeezed shut in the photo rest open too, or they could never reach the
+            # driver's open eyes (a photo with open eyes is left as it is).
+            self.rest_shape = regions.open_eyes(self.rest_shape, EYES_OPEN)
             # The driver's changes are taken from its reference with the mouth closed the same
             # way (a driver that starts open-mouthed then opens the photo's mouth as its own
             # lips move; the jaw alone would thin the lower lip beside the corners), and with
             # its eyes open (a reference caught mid-blink would open the photo's eyes wide).
             self._reference_shape = regions.open_eyes(regions.close_mouth(ref), EYES_OPEN)
-        self._eye_ratio = _eye_ratio(self.source_shape, self._reference_shape, axis[1])
+        self._eye_ratio = _eye_ratio(self.rest_shape, self._reference_shape, axis[1])
         pairs = T.MOUTH_PAIRS
         self._rest_depth = self.rest_shape[pairs[:, 1], 2] - self.rest_shape[pairs[:, 0], 2]
 
