@@ -181,7 +181,35 @@ def test_teeth_colour_on_a_drawn_mouth():
     image[mouth & (np.arange(h)[:, None] < 104)] = (180, 230, 235)  # cyan teeth
     tinted = metrics.teeth_saturation(image, points)
     assert tinted > 0.2
-    assert metrics.teeth_shift(np.array([tinted, np.nan]), 0.0) == pytest.approx(tinted)
+    assert metrics.teeth_shift(np.array([tinted, np.nan]), 0.0, least=1) == pytest.approx(tinted)
+    assert np.isnan(metrics.teeth_shift(np.array([tinted] * 9), 0.0))  # too few frames to judge
     assert np.isnan(metrics.teeth_shift(np.array([np.nan]), 0.0))
     assert metrics.teeth_reference(image, points) == pytest.approx(tinted)  # a photo's own teeth are its reference
+
+
+def test_a_pale_lip_rim_inside_the_contour_is_not_teeth():
+    """A tracker's inner-lip contour may cut into pale lips: with no teeth in the mouth, the
+    strip of lip inside it is brighter than the dark interior but no brighter than the lips,
+    so no teeth are found; real teeth there are."""
+    h, w = 200, 200
+    image = np.full((h, w, 3), (200, 160, 140), np.uint8)  # skin
+    points = np.zeros((478, 3))
+    points[:, :2] = [100, 40]
+    x = np.linspace(60, 140, 11)
+    arc = np.sin(np.linspace(0, np.pi, 11))
+    points[T.LIPS_INNER_UPPER, :2] = np.stack([x, 100 - 10 * arc], 1)
+    points[T.LIPS_INNER_LOWER, :2] = np.stack([x, 100 + 30 * arc], 1)
+    points[T.LIPS_OUTER_UPPER, :2] = np.stack([x, 100 - 25 * arc], 1)
+    points[T.LIPS_OUTER_LOWER, :2] = np.stack([x, 100 + 45 * arc], 1)
+    points[[61, 291], :2] = [60, 100], [140, 100]
+    points[13, :2], points[14, :2] = points[T.LIPS_INNER_UPPER[5], :2], points[T.LIPS_INNER_LOWER[5], :2]
+    outer = metrics._inside(image, points[T.closed_loop(T.LIPS_OUTER_UPPER, T.LIPS_OUTER_LOWER), :2], 0.0)
+    mouth = metrics._inside(image, points[T.MOUTH_INNER_LOOP, :2], 0.0)
+    image[outer] = (225, 175, 170)  # pale lips, saturation under the red-flesh cut
+    image[mouth] = 40
+    rows = np.arange(h)[:, None]
+    image[mouth & (rows < 98)] = (222, 172, 166)  # the upper lip's rim inside the contour
+    assert len(metrics.teeth_pixels(image, points)) == 0
+    image[mouth & (rows >= 98) & (rows < 104)] = (240, 238, 232)  # a row of teeth under it
+    assert len(metrics.teeth_pixels(image, points)) >= 20
 

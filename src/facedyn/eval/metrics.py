@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from facedyn.geometry.pose import fit_head_pose
-from facedyn.render.colour import white_point
+from facedyn.render.colour import LUMA, white_point
 from facedyn.tracking import topology as T
 
 AKD_CROP = 256  # AKD is given in pixels of a face crop this wide
@@ -223,6 +223,9 @@ def blink_depth(output_eyes: np.ndarray, driver_eyes: np.ndarray) -> tuple[float
     return float(out), float(np.nanmean(driver_eyes[blink]) / np.nanmedian(driver_eyes))
 
 
+_LIPS_OUTER_LOOP = T.closed_loop(T.LIPS_OUTER_UPPER, T.LIPS_OUTER_LOWER)
+
+
 def _saturation(rgb: np.ndarray) -> np.ndarray:
     """HSV saturation 0..1 of (..., 3) RGB."""
     hi, lo = rgb.max(-1).astype(np.float32), rgb.min(-1).astype(np.float32)
@@ -247,10 +250,11 @@ def _inside(image: np.ndarray, polygon: np.ndarray, shrink: float) -> np.ndarray
 
 def teeth_pixels(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     """(K, 3) uint8 RGB of the teeth showing in an open mouth: the bright pixels inside the
-    inner lips (luma at least 0.75 of the interior's 95th percentile, and above the lips'
-    mean luma: a light tongue is no brighter than the lips, teeth are), leaving out clearly
-    red flesh (tongue, gums, lips: red hue and saturation over 0.3). Empty when the mouth is
-    closed (opening under 0.12) or shows under 20 such pixels.
+    inner lips (luma at least 0.75 of the interior's 95th percentile, and above the 90th
+    percentile of the lips' own luma: a light tongue or the pale rim of a lip that the
+    tracker's inner contour cuts into is no brighter than the lips, teeth are), leaving out
+    clearly red flesh (tongue, gums, lips: red hue and saturation over 0.3). Empty when the
+    mouth is closed (opening under 0.12) or shows under 20 such pixels.
 
     Args:
         image: (H, W, 3) uint8 RGB; points: (478, 2+) its landmarks in pixels.
@@ -261,14 +265,12 @@ def teeth_pixels(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     pixels = image[_inside(image, points[T.MOUTH_INNER_LOOP, :2], 0.05)]
     if len(pixels) < 20:
         return empty
-    luma = pixels.astype(np.float32) @ [0.299, 0.587, 0.114]
+    luma = pixels.astype(np.float32) @ LUMA
     hsv = cv2.cvtColor(pixels[None], cv2.COLOR_RGB2HSV_FULL)[0].astype(np.float32)
     red = ((hsv[:, 0] < 25) | (hsv[:, 0] > 215)) & (hsv[:, 1] > 0.3 * 255)  # hue on 0..255
-    h, w = image.shape[:2]
-    lips = np.concatenate([T.LIPS_OUTER_UPPER, T.LIPS_OUTER_LOWER, T.LIPS_INNER_UPPER, T.LIPS_INNER_LOWER])
-    xy = np.clip(np.round(points[lips, :2]).astype(int), 0, [w - 1, h - 1])
-    lip_luma = float(image[xy[:, 1], xy[:, 0]].astype(np.float32).mean(0) @ [0.299, 0.587, 0.114])
-    teeth = pixels[(luma >= 0.75 * np.percentile(luma, 95)) & (luma > lip_luma) & ~red]
+    lips = _inside(image, points[_LIPS_OUTER_LOOP, :2], 0.0) & ~_inside(image, points[T.MOUTH_INNER_LOOP, :2], 0.0)
+    lips_luma = float(np.percentile(image[lips].astype(np.float32) @ LUMA, 75)) if lips.any() else 0.0
+    teeth = pixels[(luma >= 0.75 * np.percentile(luma, 95)) & (luma > lips_luma) & ~red]
     return teeth if len(teeth) >= 20 else empty
 
 
@@ -289,10 +291,11 @@ def teeth_reference(image: np.ndarray, points: np.ndarray) -> float:
     return own if np.isfinite(own) else float(_saturation(white_point(image, points) * 255))
 
 
-def teeth_shift(saturations: np.ndarray, reference: float) -> float:
+def teeth_shift(saturations: np.ndarray, reference: float, least: int = 10) -> float:
     """How far the teeth are from neutral under the photo's light: the median over the frames
     of the teeth's saturation ((N,), NaN where none show), minus the photo's
     `teeth_reference`. 0 = teeth as neutral as the photo's light, above = tinted (cyan, olive,
-    lavender); NaN when no teeth show."""
+    lavender); NaN when teeth show on fewer than `least` frames (a few frames' stray bright
+    pixels are no measure of teeth)."""
     shown = saturations[np.isfinite(saturations)]
-    return float(np.median(shown) - reference) if len(shown) else float("nan")
+    return float(np.median(shown) - reference) if len(shown) >= max(least, 1) else float("nan")

@@ -9,6 +9,8 @@ import numpy as np
 
 from facedyn.tracking import topology as T
 
+LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # Rec. 601 luma weights, RGB order
+
 
 def face_square(image: np.ndarray, points: np.ndarray, faces: float = 1.5) -> np.ndarray:
     """(K, 3) float64 RGB pixels of the square of `faces` face sizes around a face.
@@ -38,7 +40,7 @@ def white_point(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     estimates = [light / max(float(light.max()), 1e-9)]
     sclera = _eye_whites(image, points)
     if len(sclera) >= 40:
-        bright = sclera[sclera @ [0.299, 0.587, 0.114] >= np.median(sclera @ [0.299, 0.587, 0.114])].mean(0)
+        bright = sclera[sclera @ LUMA >= np.median(sclera @ LUMA)].mean(0)
         estimates.append(bright / max(float(bright.max()), 1e-9))
     return min(estimates, key=lambda white: float(white.max() - white.min()))
 

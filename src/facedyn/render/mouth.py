@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from facedyn.render.colour import Light, relight, teeth_weight
+from facedyn.render.colour import LUMA, Light, relight, teeth_weight
 from facedyn.render.rasterize import contour_y, polygon_coverage
 from facedyn.tracking import topology as T
 
@@ -202,7 +202,7 @@ def _teeth_parting(roi: np.ndarray, top: np.ndarray, bottom: np.ndarray) -> np.n
     (the shadow just under a lip is dark too), smoothed across the mouth. Upper teeth reaching
     past the middle of the opening stay with the upper lip."""
     h, w = roi.shape[:2]
-    luma = cv2.GaussianBlur(roi @ np.float32([0.299, 0.587, 0.114]), (0, 0), sigmaX=3, sigmaY=1) / 255.0
+    luma = cv2.GaussianBlur(roi @ LUMA, (0, 0), sigmaX=3, sigmaY=1) / 255.0
     rows = np.arange(h, dtype=np.float64)[:, None]
     middle, gap = (top + bottom) / 2, np.maximum(bottom - top, 1.0)
     cost = np.where((rows > top) & (rows < bottom), luma + 0.5 * ((rows - middle) / gap) ** 2, np.inf)
@@ -258,7 +258,7 @@ def own_interior(image: np.ndarray, points: np.ndarray) -> OwnInterior | None:
     if (teeth_weight(lab) * inside).sum() < OWN_TEETH * max(inside.sum(), 1.0):
         return None
     dark = cut.image[(cut.upper + cut.lower) > 0.5]
-    luma = dark @ np.float32([0.299, 0.587, 0.114])
+    luma = dark @ LUMA
     cavity = dark[luma <= np.percentile(luma, 15)].mean(0) if len(dark) >= 10 else cut.image.reshape(-1, 3).min(0)
     return OwnInterior(cut, cavity.astype(np.float32))
 

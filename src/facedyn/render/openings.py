@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from facedyn.render.colour import LUMA
 from facedyn.render.rasterize import contour_y, polygon_coverage
 from facedyn.tracking import topology as T
 
@@ -142,7 +143,7 @@ def _line_colour(image: np.ndarray, points: np.ndarray, loop: np.ndarray, kind: 
     upper = points[loop[: len(loop) // 2 + 1], :2]
     xy = np.clip(np.round(upper).astype(int), 0, [w - 1, h - 1])
     around = np.concatenate([image[np.clip(xy[:, 1] + dy, 0, h - 1), xy[:, 0]] for dy in (-2, -1, 0, 1)]).astype(np.float32)
-    luma = around @ [0.299, 0.587, 0.114]
+    luma = around @ LUMA
     dark = around[luma <= np.percentile(luma, 20)].mean(0)
     return dark * (0.6 if kind == "mouth" else 1.0)
 
