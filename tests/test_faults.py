@@ -19,10 +19,16 @@ from tests import corpus
 DRIVER = "woman_expressions_head_motion"  # 300 frames: long enough to be caught mid-write
 
 
+def _default_sigint() -> None:
+    # A suite started in the background by a shell (nohup, &) inherits SIGINT ignored, and
+    # Python then installs no Ctrl-C handler; the child should behave as in a terminal.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def facedyn(*args, **kwargs) -> subprocess.Popen:
     """The console entry point (signal handling included) in a child process."""
     return subprocess.Popen([sys.executable, "-m", "facedyn.cli", *map(str, args)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, **kwargs)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint, **kwargs)
 
 
 def wait_for(predicate, seconds: float) -> bool:
