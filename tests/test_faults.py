@@ -25,10 +25,16 @@ def _default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def facedyn(*args, **kwargs) -> subprocess.Popen:
+def facedyn(*args, preexec_fn=None, **kwargs) -> subprocess.Popen:
     """The console entry point (signal handling included) in a child process."""
+
+    def preexec() -> None:
+        _default_sigint()
+        if preexec_fn is not None:
+            preexec_fn()
+
     return subprocess.Popen([sys.executable, "-m", "facedyn.cli", *map(str, args)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint, **kwargs)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=preexec, **kwargs)
 
 
 def wait_for(predicate, seconds: float) -> bool:
