@@ -191,3 +191,27 @@ def test_a_shut_eye_hides_the_eye(photos):
 
     # the bottom of the eye (white, iris, the lid's edge): lid skin, one colour down each column
     assert spread_down_columns(out) < 0.4 * spread_down_columns(image)
+
+
+def test_the_teeth_parting_follows_the_whole_row_of_teeth():
+    """A smile showing only upper teeth, dark at its corners: the parting runs under the
+    whole row (one share of the opening), not up into the corners' shadow, which handed
+    the side teeth to the lower lip and tore the row apart in a V."""
+    from facedyn.render.mouth import _teeth_parting
+
+    h, w = 50, 120
+    xs = np.arange(w, dtype=np.float64)
+    top = np.full(w, 8.0)
+    bottom = 8.0 + 32.0 * np.sin(np.pi * (xs + 0.5) / w)
+    rows = np.arange(h)[:, None]
+    roi = np.full((h, w, 3), 200.0, np.float32)  # lips
+    inside = (rows > top) & (rows < bottom)
+    roi[inside] = 235.0  # teeth
+    roi[inside & (rows > bottom - 4)] = 30.0  # the shadow under the teeth, above the lower lip
+    corners = inside & ((xs < 25) | (xs >= w - 25)) & (rows < top + 4)
+    roi[corners] = 20.0  # a smile's dark corners, just under the upper lip
+    split = _teeth_parting(roi, top, bottom)
+    share = (split - top) / (bottom - top)
+    sides = (bottom - top > 8) & ((xs < 25) | (xs >= w - 25))
+    assert share[w // 2] > 0.7
+    assert np.all(np.abs(share[sides] - share[w // 2]) < 0.1)

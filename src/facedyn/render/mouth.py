@@ -197,18 +197,27 @@ class Interior:
 
 
 def _teeth_parting(roi: np.ndarray, top: np.ndarray, bottom: np.ndarray) -> np.ndarray:
-    """(w,) row of each column of `roi` ((h, w, 3) float RGB) where the upper teeth end: the
-    darkest row between the lips `top` and `bottom` ((w,) rows), drawn towards the middle
-    (the shadow just under a lip is dark too), smoothed across the mouth. Upper teeth reaching
-    past the middle of the opening stay with the upper lip."""
+    """(w,) row of each column of `roi` ((h, w, 3) float RGB) where the upper teeth end,
+    between the lips `top` and `bottom` ((w,) rows): at one share of the opening across the
+    whole mouth, the median (weighted by the opening) of each column's darkest row drawn
+    towards the middle (the shadow just under a lip is dark too). Per column, the dark
+    corners of a smile would hand the side teeth to the lower lip, and the teeth would tear
+    apart in a V where the target opens wider. Upper teeth reaching past the middle of the
+    opening stay with the upper lip."""
     h, w = roi.shape[:2]
     luma = cv2.GaussianBlur(roi @ LUMA, (0, 0), sigmaX=3, sigmaY=1) / 255.0
     rows = np.arange(h, dtype=np.float64)[:, None]
     middle, gap = (top + bottom) / 2, np.maximum(bottom - top, 1.0)
     cost = np.where((rows > top) & (rows < bottom), luma + 0.5 * ((rows - middle) / gap) ** 2, np.inf)
-    open_columns = np.isfinite(cost).any(0)
-    split = np.where(open_columns, np.argmin(np.where(np.isfinite(cost), cost, 1e9), 0), middle)
-    return cv2.GaussianBlur(split.astype(np.float32)[None, :], (0, 0), sigmaX=max(1.0, w / 30))[0].astype(np.float64)
+    open_columns = np.flatnonzero(np.isfinite(cost).any(0))
+    if not len(open_columns):
+        return middle
+    darkest = np.argmin(cost[:, open_columns], 0)
+    share = (darkest - top[open_columns]) / gap[open_columns]
+    order = np.argsort(share)
+    weights = np.cumsum(gap[open_columns][order])
+    share = float(share[order][np.searchsorted(weights, weights[-1] / 2)])
+    return top + share * (bottom - top)
 
 
 @dataclass(frozen=True)
