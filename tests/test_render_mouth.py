@@ -215,3 +215,20 @@ def test_the_teeth_parting_follows_the_whole_row_of_teeth():
     sides = (bottom - top > 8) & ((xs < 25) | (xs >= w - 25))
     assert share[w // 2] > 0.7
     assert np.all(np.abs(share[sides] - share[w // 2]) < 0.1)
+
+
+def test_barely_parted_lips_are_painted_only_between_them(photos):
+    """The photo's own interior runs a sliver past the lips only as the mouth opens: over
+    lips a pixel or two apart it drew a thick dark line along the seam."""
+    image, points = photos["man_glasses_beard_smile"]
+    target = points.copy()
+    target[T.LIPS_INNER_LOWER, :2] = target[T.LIPS_INNER_UPPER, :2] + [0.0, 1.5]
+    target[14, :2] = target[13, :2] + [0.0, 1.5]
+    interior = MouthInterior(image, points)
+    assert interior.own is not None  # he shows his teeth: his own interior is the one drawn
+    out = image.copy()
+    interior.draw(out, target)
+    changed = np.abs(out.astype(int) - image.astype(int)).max(-1) > 8
+    between = M._inside(out, target[T.MOUTH_INNER_LOOP, :2], 0.0)
+    near = cv2.dilate(between.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    assert changed.any() and not (changed & ~near).any()

@@ -87,10 +87,11 @@ class MouthInterior:
         # blocks, a driver's interior the inside edge of its own lips (its lipstick).
         show = float(np.clip((gap / width - THIN) / (OPEN - THIN), 0, 1))
         patch = cavity + (pixels - cavity) * (cover * show)[..., None]
-        # The photo's own interior runs a sliver past the contour, over the lips' seam; any
-        # other starts a little inside it, the photo's own lip edge showing around it.
+        # The photo's own interior runs a sliver past the contour, over the lips' seam, as the
+        # mouth opens (over barely parted lips it would be a thick dark line); any other
+        # starts a little inside it, the photo's own lip edge showing around it.
         inset = 0 if self.own is not None else max(1, round(LIP_EDGE * width))
-        _blend(out, patch, polygon, box, opacity=min(1.0, gap / (3 * PARTED)), inset=inset)
+        _blend(out, patch, polygon, box, opacity=min(1.0, gap / (3 * PARTED)), inset=inset, sliver=show)
 
     def _driver_interior(self, driving: np.ndarray, driving_points: np.ndarray, target: np.ndarray,
                          box: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -379,18 +380,20 @@ SEAM = 0.012  # mouth widths past the inner-lip contour the interior covers: the
 
 
 def _blend(out: np.ndarray, patch: np.ndarray, polygon: np.ndarray, box: tuple[int, int, int, int],
-           opacity: float = 1.0, inset: int = 0) -> None:
+           opacity: float = 1.0, inset: int = 0, sliver: float = 1.0) -> None:
     """Put (h, w, 3) float `patch` into `out` at `box`, at `opacity` (0..1), in place: inside
-    `polygon` and a sliver beyond it (the dark line where the photo's lips met would show as
-    a rim on the lips), or with `inset` > 0, fading in over that many pixels inside it."""
+    `polygon` and, at `sliver` (0..1) opacity, a sliver beyond it (the dark line where the
+    photo's lips met would show as a rim on the lips of an open mouth), or with `inset` > 0,
+    fading in over that many pixels inside it."""
     x0, y0, w, h = box
     alpha = polygon_coverage(polygon - (x0, y0), (h, w))
     if inset > 0:
         disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * inset + 1,) * 2)
         alpha = cv2.GaussianBlur(cv2.erode(alpha, disc), (0, 0), inset / 2)
-    else:
+    elif sliver > 0:
         reach = max(1, round(SEAM * float(np.ptp(polygon[:, 0]))))
-        alpha = cv2.dilate(alpha, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1,) * 2))
+        wider = cv2.dilate(alpha, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1,) * 2))
+        alpha += (wider - alpha) * sliver
     alpha *= opacity
     region = out[y0: y0 + h, x0: x0 + w].astype(np.float32)
     out[y0: y0 + h, x0: x0 + w] = np.clip(region + (patch - region) * alpha[..., None] + 0.5, 0, 255).astype(np.uint8)
