@@ -75,8 +75,8 @@ def open_eyes(shape: np.ndarray, least: float) -> np.ndarray:
             near = membership(shape, lid, radius=0.02)
             side = shape[:, 1] <= shape[lid, 1].max() if share < 0 else shape[:, 1] >= shape[lid, 1].min()
             out[:, 1] += share * along * near * side
-        out[pairs[:, 0], 1] = shape[pairs[:, 0], 1] - 0.8 * change  # exactly on the contours
-        out[pairs[:, 1], 1] = shape[pairs[:, 1], 1] + 0.2 * change
+    lids = np.concatenate([T.RIGHT_EYE_PAIRS.ravel(), T.LEFT_EYE_PAIRS.ravel()])
+    out[lids, 1] = set_eye_gaps(shape, want)[lids, 1]  # exactly on the contours
     return out
 
 

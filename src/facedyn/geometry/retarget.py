@@ -85,6 +85,7 @@ class Retargeter:
             # its eyes open (a reference caught mid-blink would open the photo's eyes wide).
             self._reference_shape = regions.open_eyes(regions.close_mouth(ref), EYES_OPEN)
         self._eye_ratio = _eye_ratio(self.rest_shape, self._reference_shape, axis[1])
+        self._source_gap = regions.mouth_gap(self.source_shape)
         pairs = T.MOUTH_PAIRS
         self._rest_depth = self.rest_shape[pairs[:, 1], 2] - self.rest_shape[pairs[:, 0], 2]
 
@@ -121,9 +122,8 @@ class Retargeter:
         `regions.close_mouth`), opened by the jaw to the driver's lip gap scaled to this face:
         openness is expression, not identity, so a photo showing its teeth closes its lips
         over them."""
-        source_gap = regions.mouth_gap(self.source_shape)
         driver_gap = _closed_below(max(regions.mouth_gap(driver) - self._closed_gap, 0.0)) * self._axis_scale[1]
-        want = source_gap + self._mouth_strength * (driver_gap - source_gap)
+        want = self._source_gap + self._mouth_strength * (driver_gap - self._source_gap)
         shape = _no_crossing(shape)  # the driver's closing, added to closed lips, pushes them past each other
         gap = regions.mouth_gap(shape)
         if gap > want:  # the two faces' lips meet differently: close the rest with the lips
