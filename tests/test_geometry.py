@@ -212,6 +212,22 @@ def test_a_photo_with_its_eyes_shut_opens_them_to_the_drivers_open_eyes(faces):
     assert regions.eye_gaps(relative.shape(opened)).mean() > 0.7 * own_open  # relative: the shut reference is "no change"
 
 
+def test_a_blink_shuts_the_eyes_of_a_face_looking_up(faces):
+    """Lids that meet in height meet in depth too: closed only in y, the lids of a pitched
+    head stay apart in the picture (the photo looking up kept about a fifth of its eye open)."""
+    src = faces["man_turned_looking_up"]
+    driver = faces["woman_frontal_neutral"]
+    ref, pose = dynamics_from_landmarks(driver)
+    head = pose.to_head_frame(driver)
+    blink = regions.set_eye_gaps(head, np.zeros((2, 7)))
+    blink[np.concatenate([T.RIGHT_EYE_PAIRS[:, 1], T.LEFT_EYE_PAIRS[:, 1]]), 2] += 0.03  # lower lids behind, as tracked
+    frame, _ = dynamics_from_landmarks(pose.to_image(blink), pose)
+    target, _ = Retargeter(src, ref, RetargetConfig())(frame)
+    for pairs in (T.RIGHT_EYE_PAIRS, T.LEFT_EYE_PAIRS):  # in the picture, each eye under a tenth of the photo's
+        photo_gap = (src[pairs[:, 1], 1] - src[pairs[:, 0], 1]).mean()
+        assert np.abs(target[pairs[:, 1], 1] - target[pairs[:, 0], 1]).mean() < 0.1 * photo_gap
+
+
 def test_closed_lips_are_a_dead_zone_and_meet_in_depth(faces):
     """A tracker parts closed lips by a few thousandths: the photo's lips stay shut; and lips
     that meet in y meet in z too, so a pitched head does not part them again."""

@@ -193,6 +193,32 @@ def test_a_shut_eye_hides_the_eye(photos):
     assert spread_down_columns(out) < 0.4 * spread_down_columns(image)
 
 
+def test_the_eye_squeezed_beside_a_shut_lid_is_repainted(photos):
+    """The map squeezes the photo's opening into a sliver beside the closure line (and the
+    tracker's upper contour runs a pixel inside the eye, so the lid carries a strip of eye
+    down): those pixels show the closed look, not a line of eye white and iris above the
+    lashes (the photo looking up blinked with a grey-green line over its lash line)."""
+    image, points = photos["man_turned_looking_up"]
+    eye = prepare_closings(image, points)[0]
+    shut = points.copy()
+    middle = (shut[eye.pairs[:, 0], 1] + shut[eye.pairs[:, 1], 1]) / 2
+    shut[eye.pairs[:, 0], 1] = shut[eye.pairs[:, 1], 1] = middle
+    h, w = image.shape[:2]
+    warp = np.dstack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)))
+    # Two rows above the closure line show the photo's eye, row for row from its middle.
+    x0, x1 = int(points[eye.pairs[1:-1, 0], 0].min()), int(points[eye.pairs[1:-1, 0], 0].max())
+    y = int(np.floor(middle.min())) - 3
+    centre = (points[eye.pairs[1:-1, 0], 1] + points[eye.pairs[1:-1, 1], 1]).mean() / 2
+    warp[y:y + 2, x0:x1, 1] = np.float32(centre) + np.arange(2, dtype=np.float32)[:, None] - 1
+    out = cv2.remap(image, warp, None, cv2.INTER_LINEAR)
+    before = out[y:y + 2, x0:x1].astype(float)
+    draw_closed(out, warp, eye, shut)
+    local = warp[y:y + 2, x0:x1] - np.float32(eye.origin)
+    closed_look = cv2.remap(eye.texture, local, None, cv2.INTER_LINEAR).astype(float)
+    after = out[y:y + 2, x0:x1].astype(float)
+    assert np.abs(after - closed_look).mean() < 0.25 * np.abs(before - closed_look).mean()
+
+
 def test_the_teeth_parting_follows_the_whole_row_of_teeth():
     """A smile showing only upper teeth, dark at its corners: the parting runs under the
     whole row (one share of the opening), not up into the corners' shadow, which handed

@@ -27,7 +27,7 @@ from facedyn.tracking import topology as T
 # iris; only a nearly shut one is covered); the same for the closure line, its width
 # (opening widths) and opacity.
 KINDS = {
-    "eye": {"band": 0.1, "band_starts": 0.95, "band_complete": 0.6, "starts": 0.35, "complete": 0.1,
+    "eye": {"band": 0.1, "margin": 0.05, "band_starts": 0.95, "band_complete": 0.6, "starts": 0.35, "complete": 0.1,
             "line_starts": 0.35, "line_complete": 0.05, "line": 0.035, "line_opacity": 0.85},
     "mouth": {"band": 0.04, "band_starts": 0.95, "band_complete": 0.6, "starts": 0.3, "complete": 0.05,
               "line_starts": 0.3, "line_complete": 0.05, "line": 0.018, "line_opacity": 0.5},
@@ -56,6 +56,7 @@ class Closing:
     line_colour: np.ndarray
     width: float
     lower: np.ndarray  # (h, w) float32 1 below the eye's middle line (the band repainted as lids close)
+    inside: np.ndarray  # (h, w) float32 the photo's opening, 0..1, repainted as it shuts
 
 
 def prepare_closings(image: np.ndarray, points: np.ndarray) -> list[Closing]:
@@ -88,18 +89,34 @@ def _closing(image: np.ndarray, points: np.ndarray, kind: str, loop: np.ndarray,
         below[: band + 1, :] = 1  # dilation takes the max over src(y + dy - band): this grows the hole down
         hole = cv2.dilate(cv2.dilate(hole, np.ones((3, 3), np.uint8)), below)
         columns = np.arange(roi.shape[1]) + x0
-        middle = (contour_y(points[loop[: len(loop) // 2 + 1], :2], columns)
-                  + contour_y(points[np.r_[loop[:1], loop[len(loop) // 2:][::-1]], :2], columns)) / 2 - y0
+        top = contour_y(points[loop[: len(loop) // 2 + 1], :2], columns) - y0
+        middle = (top + contour_y(points[np.r_[loop[:1], loop[len(loop) // 2:][::-1]], :2], columns) - y0) / 2
+        strip = _eye_above_contour(hole.astype(bool), top, max(1, round(KINDS[kind]["margin"] * width)))
+        hole |= strip.astype(np.uint8)
         texture = _fill_eye(roi, hole.astype(bool), band, middle, _line_colour(image, points, loop, kind))
     else:
         hole = cv2.dilate(hole, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band + 1, 2 * band + 1)))
         texture = cv2.inpaint(roi, hole, max(2, band), cv2.INPAINT_TELEA)
     mask = cv2.GaussianBlur(hole.astype(np.float32), (0, 0), max(0.5, band / 3))  # a soft edge all round
+    inside = polygon_coverage(polygon - (x0, y0), mask.shape)
     lower = np.ones_like(mask)
     if kind == "eye":  # the eye white a rising lower lid carries; the iris under the upper lid stays
         lower = (np.arange(mask.shape[0])[:, None] > middle[None, :]).astype(np.float32)
+        inside = np.maximum(inside, strip)  # the strip of eye above the contour shuts with the opening
     return Closing(kind, loop, pairs, _mean_gap(points, pairs), texture, mask,
-                   (int(x0), int(y0)), _line_colour(image, points, loop, kind), width, lower)
+                   (int(x0), int(y0)), _line_colour(image, points, loop, kind), width, lower, inside)
+
+
+def _eye_above_contour(hole: np.ndarray, top: np.ndarray, rows: int) -> np.ndarray:
+    """(h, w) bool: `rows` rows above the upper lid contour `top` ((w,) y per column), across
+    the eye's own columns. MediaPipe draws that contour a pixel or two inside the eye, on
+    the white or the iris, so the upper lid carries a strip of eye down when it closes; the
+    closed look paints the strip as the lid's margin."""
+    h, w = hole.shape
+    below = np.arange(h)[:, None] - top[None, :]
+    columns = hole.any(0)
+    columns[columns.argmax():w - columns[::-1].argmax()] = True  # corner to corner
+    return (below < 0) & (below >= -rows) & columns[None, :]
 
 
 def _fill_eye(roi: np.ndarray, hole: np.ndarray, band: int, middle: np.ndarray, lashes: np.ndarray) -> np.ndarray:
@@ -183,6 +200,11 @@ def draw_closed(out: np.ndarray, warp: np.ndarray, closing: Closing, target: np.
     mask = cv2.remap(closing.mask, where, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     opening = polygon_coverage(polygon - (x0, y0), mask.shape)
     lower = cv2.remap(closing.lower, where, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    # What the opening shows is the target's opening and, squeezed thin beside its closure
+    # line, the photo's opening carried there by the map (a strip of eye white above the lash
+    # line, teeth along the seam): both are repainted as the opening shuts.
+    inside = cv2.remap(closing.inside, where, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    opening = np.maximum(opening, inside)
     mask *= band * lower * (1.0 - opening) + shut * opening
     line = _closure_line(closing, target, (x0, y0), mask.shape)
     line *= _ramp(ratio, k["line_starts"], k["line_complete"]) * k["line_opacity"]
