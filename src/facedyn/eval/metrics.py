@@ -250,7 +250,7 @@ def _inside(image: np.ndarray, polygon: np.ndarray, shrink: float) -> np.ndarray
 
 def teeth_pixels(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     """(K, 3) uint8 RGB of the teeth showing in an open mouth: the bright pixels inside the
-    inner lips (luma at least 0.75 of the interior's 95th percentile, and above the 90th
+    inner lips (luma at least 0.75 of the interior's 95th percentile, and above the 75th
     percentile of the lips' own luma: a light tongue or the pale rim of a lip that the
     tracker's inner contour cuts into is no brighter than the lips, teeth are), leaving out
     clearly red flesh (tongue, gums, lips: red hue and saturation over 0.3). Empty when the

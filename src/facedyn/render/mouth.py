@@ -156,11 +156,9 @@ class Interior:
         roi = image[y0: y0 + h, x0: x0 + w].astype(np.float32)
         inside = polygon_coverage(polygon - (x0, y0), (h, w))
         if lips:
-            inside = cv2.dilate(inside, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1,) * 2))
+            inside = _grow(inside, reach)
         else:
-            edge = max(1, round(LIP_EDGE * width))
-            inside = cv2.GaussianBlur(cv2.erode(inside, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * edge + 1,) * 2)),
-                                      (0, 0), edge / 2)
+            inside = _shrink(inside, max(1, round(LIP_EDGE * width)))
         xs = np.arange(w, dtype=np.float64) + x0
         top = contour_y(points[T.LIPS_INNER_UPPER, :2], xs) - y0
         bottom = contour_y(points[T.LIPS_INNER_LOWER, :2], xs) - y0
@@ -388,12 +386,21 @@ def _blend(out: np.ndarray, patch: np.ndarray, polygon: np.ndarray, box: tuple[i
     x0, y0, w, h = box
     alpha = polygon_coverage(polygon - (x0, y0), (h, w))
     if inset > 0:
-        disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * inset + 1,) * 2)
-        alpha = cv2.GaussianBlur(cv2.erode(alpha, disc), (0, 0), inset / 2)
+        alpha = _shrink(alpha, inset)
     elif sliver > 0:
-        reach = max(1, round(SEAM * float(np.ptp(polygon[:, 0]))))
-        wider = cv2.dilate(alpha, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1,) * 2))
+        wider = _grow(alpha, max(1, round(SEAM * float(np.ptp(polygon[:, 0])))))
         alpha += (wider - alpha) * sliver
     alpha *= opacity
     region = out[y0: y0 + h, x0: x0 + w].astype(np.float32)
     out[y0: y0 + h, x0: x0 + w] = np.clip(region + (patch - region) * alpha[..., None] + 0.5, 0, 255).astype(np.uint8)
+
+
+def _grow(mask: np.ndarray, pixels: int) -> np.ndarray:
+    """(h, w) float32 `mask` dilated by a disc of radius `pixels`."""
+    return cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * pixels + 1,) * 2))
+
+
+def _shrink(mask: np.ndarray, pixels: int) -> np.ndarray:
+    """(h, w) float32 `mask` eroded by a disc of radius `pixels`, its edge softened over as many."""
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * pixels + 1,) * 2)
+    return cv2.GaussianBlur(cv2.erode(mask, disc), (0, 0), pixels / 2)

@@ -79,6 +79,7 @@ def _closing(image: np.ndarray, points: np.ndarray, kind: str, loop: np.ndarray,
     x0, y0 = np.clip(np.floor(polygon.min(0)).astype(int) - 3 * band, 0, [w - 1, h - 1])
     x1, y1 = np.clip(np.ceil(polygon.max(0)).astype(int) + 3 * band, 1, [w, h])
     roi = np.ascontiguousarray(image[y0:y1, x0:x1])
+    line_colour = _line_colour(image, points, loop, kind)
     hole = np.zeros(roi.shape[:2], np.uint8)
     cv2.fillPoly(hole, [np.round(polygon - (x0, y0)).astype(np.int32)], 1)
     if kind == "eye":
@@ -93,7 +94,7 @@ def _closing(image: np.ndarray, points: np.ndarray, kind: str, loop: np.ndarray,
         middle = (top + contour_y(points[np.r_[loop[:1], loop[len(loop) // 2:][::-1]], :2], columns) - y0) / 2
         strip = _eye_above_contour(hole.astype(bool), top, max(1, round(KINDS[kind]["margin"] * width)))
         hole |= strip.astype(np.uint8)
-        texture = _fill_eye(roi, hole.astype(bool), band, middle, _line_colour(image, points, loop, kind))
+        texture = _fill_eye(roi, hole.astype(bool), band, middle, line_colour)
     else:
         hole = cv2.dilate(hole, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band + 1, 2 * band + 1)))
         texture = cv2.inpaint(roi, hole, max(2, band), cv2.INPAINT_TELEA)
@@ -104,7 +105,7 @@ def _closing(image: np.ndarray, points: np.ndarray, kind: str, loop: np.ndarray,
         lower = (np.arange(mask.shape[0])[:, None] > middle[None, :]).astype(np.float32)
         inside = np.maximum(inside, strip)  # the strip of eye above the contour shuts with the opening
     return Closing(kind, loop, pairs, _mean_gap(points, pairs), texture, mask,
-                   (int(x0), int(y0)), _line_colour(image, points, loop, kind), width, lower, inside)
+                   (int(x0), int(y0)), line_colour, width, lower, inside)
 
 
 def _eye_above_contour(hole: np.ndarray, top: np.ndarray, rows: int) -> np.ndarray:
