@@ -258,3 +258,15 @@ def test_barely_parted_lips_are_painted_only_between_them(photos):
     between = M._inside(out, target[T.MOUTH_INNER_LOOP, :2], 0.0)
     near = cv2.dilate(between.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
     assert changed.any() and not (changed & ~near).any()
+
+
+def test_the_strip_above_an_eye_spans_only_the_eye():
+    """The strip above the upper lid runs corner to corner of the eye, and is empty when the
+    eye lies outside the image (without the guard it would spread across the whole box)."""
+    from facedyn.render.openings import _eye_above_contour
+
+    hole = np.zeros((10, 12), bool)
+    assert not _eye_above_contour(hole, np.full(12, 5.0), 2).any()
+    hole[4:7, 3:8] = True
+    strip = _eye_above_contour(hole, np.full(12, 5.0), 2)
+    assert list(np.flatnonzero(strip.any(0))) == [3, 4, 5, 6, 7] and list(np.flatnonzero(strip.any(1))) == [3, 4]

@@ -116,6 +116,8 @@ def _eye_above_contour(hole: np.ndarray, top: np.ndarray, rows: int) -> np.ndarr
     h, w = hole.shape
     below = np.arange(h)[:, None] - top[None, :]
     columns = hole.any(0)
+    if not columns.any():  # the eye lies outside the image
+        return np.zeros_like(hole)
     columns[columns.argmax():w - columns[::-1].argmax()] = True  # corner to corner
     return (below < 0) & (below >= -rows) & columns[None, :]
 
