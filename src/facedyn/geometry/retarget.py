@@ -116,7 +116,8 @@ class Retargeter:
             shape = self.source_shape + offsets * self._weights[:, None]
         if self.config.mode == "absolute":
             shape = self._copy_openings(shape, frame.shape)
-        return _lids_meet_in_depth(_no_crossing(shape), self._rest_eye_gaps)
+        shape = _lids_meet_in_depth(_no_crossing(shape), self._rest_eye_gaps)
+        return _lash_band_follows_lid(shape, self.source_shape)
 
     def _follow_mouth_opening(self, shape: np.ndarray, driver: np.ndarray) -> np.ndarray:
         """`shape` built on `rest_shape` (the photo's face with its mouth closed,
@@ -210,6 +211,20 @@ def _lids_meet_in_depth(shape: np.ndarray, rest_gaps: np.ndarray) -> np.ndarray:
         excess = depth * (1.0 - openness)
         shape[pairs[:, 0], 2] += 0.8 * excess
         shape[pairs[:, 1], 2] -= 0.2 * excess
+    return shape
+
+
+def _lash_band_follows_lid(shape: np.ndarray, photo: np.ndarray) -> np.ndarray:
+    """An upper lid that closes carries its lash band down whole: the mesh ring above the
+    lid contour keeps at most its offset from the contour in the photo (`photo`, (478, 3)).
+    Pinned there by the driver's smaller motion, it let the warp stretch the photo's lashes
+    into a thick dark band over the shut eye, which a tracker reads as an open lid; the
+    stretch now falls on the lid skin above the ring."""
+    shape = shape.copy()
+    for contour, ring in ((T.RIGHT_EYE_UPPER[1:-1], T.RIGHT_LASH_RING), (T.LEFT_EYE_UPPER[1:-1], T.LEFT_LASH_RING)):
+        rigid = shape[contour, 1:] + (photo[ring, 1:] - photo[contour, 1:])  # (y, z) carried with the contour
+        stretched = shape[ring, 1] < rigid[:, 0]  # y grows downwards: the ring lags above
+        shape[ring[stretched], 1:] = rigid[stretched]
     return shape
 
 

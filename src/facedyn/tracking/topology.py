@@ -20,6 +20,11 @@ RIGHT_EYE_LOWER = np.array([33, 7, 163, 144, 145, 153, 154, 155, 133])
 LEFT_EYE_UPPER = np.array([263, 466, 388, 387, 386, 385, 384, 398, 362])
 LEFT_EYE_LOWER = np.array([263, 249, 390, 373, 374, 380, 381, 382, 362])
 
+# The mesh ring just above each upper-lid contour, point for point (inner to outer as
+# RIGHT_EYE_UPPER[1:-1]): the lash band of the lid lies between the two.
+RIGHT_LASH_RING = np.array([247, 30, 29, 27, 28, 56, 190])
+LEFT_LASH_RING = np.array([467, 260, 259, 257, 258, 286, 414])
+
 RIGHT_IRIS = np.array([468, 469, 470, 471, 472])  # centre first
 LEFT_IRIS = np.array([473, 474, 475, 476, 477])
 
