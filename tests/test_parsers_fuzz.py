@@ -251,3 +251,70 @@ def test_mutated_video_is_read_or_refused(tmp_path, small_files, data):
     except InputError:
         return
     assert info.frame_count >= 1 and info.width > 0 and frames >= 0
+
+
+# -- landmark files ------------------------------------------------------------------------------
+
+def landmarks_parse_or_refuse(parse, text: str) -> None:
+    from facedyn.drivers.landmark_files import LandmarkSequence
+
+    try:
+        result = parse(text, "fuzz")
+    except InputError as exc:
+        assert "\n" not in str(exc)
+        return
+    if isinstance(result, LandmarkSequence):
+        assert result.points.ndim == 3 and result.points.shape[1] in (68, 478) and np.isfinite(result.points).all()
+    elif isinstance(result, MotionTrack):
+        check_track(result)
+    else:
+        assert result.shape == (68, 2) and np.isfinite(result).all()
+
+
+@st.composite
+def landmark_text(draw) -> str:
+    width = draw(st.sampled_from([2, 3, 135, 136, 137]))
+    rows = draw(st.lists(st.lists(cells, min_size=width, max_size=width), max_size=70))
+    sep = draw(st.sampled_from([" ", ",", ", ", "\t", ";"]))
+    return draw(st.sampled_from(["", "version: 1\nn_points: 68\n{\n"])) + "\n".join(sep.join(r) for r in rows)
+
+
+@st.composite
+def openface_text(draw) -> str:
+    base = ["frame", "face_id", "timestamp", "confidence", "success", "pose_Rx", "pose_Ry", "pose_Rz", "gaze_angle_x",
+            "gaze_angle_y", "AU01_r", "AU26_r", "AU45_r", "x_0", "y_0"]
+    header = draw(st.lists(st.one_of(st.sampled_from(base), names), min_size=1, max_size=10))
+    rows = draw(st.lists(st.lists(st.one_of(cells, st.sampled_from(["0", "1", "0.04"])), min_size=len(header),
+                                  max_size=len(header)), max_size=8))
+    sep = draw(st.sampled_from([",", ", ", ",  "]))
+    return draw(st.sampled_from(["\n", "\r\n"])).join(sep.join(r) for r in [header] + rows)
+
+
+@fuzz(300)
+@given(landmark_text())
+def test_landmark_text_parses_or_refuses(text):
+    from facedyn.drivers.landmark_files import parse_frame_file, parse_text
+
+    landmarks_parse_or_refuse(parse_text, text)
+    landmarks_parse_or_refuse(parse_frame_file, text)
+
+
+@fuzz(300)
+@given(openface_text())
+def test_openface_parses_or_refuses(text):
+    from facedyn.drivers.landmark_files import parse_openface
+
+    landmarks_parse_or_refuse(parse_openface, text)
+
+
+@fuzz(100)
+@given(st.tuples(st.integers(0, 3), st.sampled_from([0, 5, 68, 478]), st.integers(1, 4)),
+       st.sampled_from(["f8", "f4", "i4", "u1", "c8", "b1"]), st.sampled_from([0.0, np.nan, np.inf, 1e300, -0.5]))
+def test_landmark_arrays_are_taken_or_refused(shape, dtype, poison):
+    from facedyn.drivers.landmark_files import from_array
+
+    array = np.ones(shape, dtype=dtype)
+    if array.size and dtype in ("f8", "f4"):
+        with np.errstate(over="ignore"):
+            array.flat[0] = poison
+    landmarks_parse_or_refuse(lambda a, name: from_array(a, name), array)

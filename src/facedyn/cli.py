@@ -17,6 +17,7 @@ import click
 
 from facedyn import drivers
 from facedyn.animator import OUTPUT_SIZE, Animator, AnimatorConfig
+from facedyn.drivers.landmark_files import LANDMARK_SUFFIXES, LAYOUTS
 from facedyn.drivers.motion_file import MOTION_SUFFIXES
 from facedyn.errors import FacedynError, InputError
 from facedyn.geometry.retarget import MODES, RetargetConfig
@@ -161,6 +162,13 @@ def main(quiet: bool) -> None:
 @click.option("--driving", type=click.Path(path_type=Path), default=None, help="driving video")
 @click.option("--motion", "motion_file", type=click.Path(path_type=Path), default=None,
               help="motion file instead of a video: facedyn .json/.csv (from `facedyn track`) or an ARKit CSV")
+@click.option("--landmarks", "landmark_file", type=click.Path(path_type=Path), default=None,
+              help="landmarks instead of a video: 68-point rows (.txt), a folder of per-frame files or .pts, "
+                   ".npy/.npz, or an OpenFace CSV")
+@click.option("--landmarks-format", type=click.Choice(LAYOUTS), default="auto", show_default=True,
+              help="the landmark file's layout")
+@click.option("--fps", type=click.FloatRange(1, 120), default=None,
+              help="frame rate of --landmarks (default: the file's own, else 25)")
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
               help="output video: .mp4, .mov, .mkv (H.264) or .webm (VP9)")
 @click.option("--mode", type=click.Choice(MODES), default="hybrid", show_default=True,
@@ -182,13 +190,22 @@ def main(quiet: bool) -> None:
 @click.option("--audio", type=click.Choice(["driving", "none"]), default="driving", show_default=True)
 @click.option("--smoothing/--no-smoothing", default=True, show_default=True, help="One-Euro filter on the driving landmarks")
 @_pose_options
-def animate(photo, driving, motion_file, output, mode, reference, pose_scale, expression_scale, eyes, brows, mouth,
-            face, size, output_size, paste_back, side_by_side, audio, smoothing, yaw, pitch, roll) -> None:
-    """Animate PHOTO with the face motion of a driving video (--driving) or a motion file (--motion)."""
-    if (driving is None) == (motion_file is None):
-        raise click.UsageError("give exactly one of --driving VIDEO or --motion FILE")
-    _check_video_run(output, photo, driving, motion_file)
-    driver = drivers.video(driving, reference, smoothing) if driving else drivers.motion(motion_file)
+def animate(photo, driving, motion_file, landmark_file, landmarks_format, fps, output, mode, reference, pose_scale,
+            expression_scale, eyes, brows, mouth, face, size, output_size, paste_back, side_by_side, audio, smoothing,
+            yaw, pitch, roll) -> None:
+    """Animate PHOTO with the face motion of a driving video (--driving), a motion file
+    (--motion) or landmarks (--landmarks)."""
+    if sum(x is not None for x in (driving, motion_file, landmark_file)) != 1:
+        raise click.UsageError("give exactly one of --driving VIDEO, --motion FILE or --landmarks FILE")
+    if fps is not None and landmark_file is None:
+        raise click.UsageError("--fps is for --landmarks; a video and a motion file have their own frame rate")
+    _check_video_run(output, photo, driving, motion_file, landmark_file)
+    if driving:
+        driver = drivers.video(driving, reference, smoothing)
+    elif motion_file:
+        driver = drivers.motion(motion_file)
+    else:
+        driver = drivers.landmarks(landmark_file, fps, landmarks_format, smoothing)
     config = AnimatorConfig(
         size=size,
         output_size=output_size,
@@ -282,18 +299,32 @@ def imagine(photo, output, duration, seed, style, fps, size, output_size, face, 
 
 @main.command()
 @click.argument("video", type=click.Path(path_type=Path))
-@click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="motion file: .json or .csv")
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
+              help="motion: .json or .csv; landmarks68: .txt, .csv, .npy, or a new folder for .pts files")
+@click.option("--format", "kind", type=click.Choice(["motion", "landmarks68"]), default="motion", show_default=True,
+              help="motion: pose, 52 blendshapes and gaze; landmarks68: the iBUG/dlib 68 points per frame")
 @click.option("--smoothing/--no-smoothing", default=True, show_default=True, help="One-Euro filter on the landmarks")
-def track(video, output, smoothing) -> None:
-    """Extract the facial dynamics of VIDEO (pose, 52 blendshapes, gaze) into a motion file."""
+def track(video, output, kind, smoothing) -> None:
+    """Extract the facial dynamics of VIDEO into a motion file, or its 68-point landmarks."""
     from facedyn.tracking import FaceTracker
 
-    check_output(output, MOTION_SUFFIXES, (video,), kind="motion file")
+    if kind == "motion":
+        check_output(output, MOTION_SUFFIXES, (video,), kind="motion file")
+    elif output.suffix:
+        check_output(output, LANDMARK_SUFFIXES, (video,), kind="landmark file")
+    elif output.exists():
+        raise InputError(f"the output folder {output} exists; give a new folder name for the .pts files")
     drivers.video(video)  # checks the video now, before the tracker loads
     with FaceTracker() as tracker:
-        motion, gaze = drivers.track_video(video, tracker, smoothing)
-    drivers.save_motion(motion, output, gaze, inputs=(video,))
-    click.echo(f"wrote {output} ({len(motion)} frames at {motion.fps:g} fps)")
+        if kind == "motion":
+            motion, gaze = drivers.track_video(video, tracker, smoothing)
+            drivers.save_motion(motion, output, gaze, inputs=(video,))
+            n, fps = len(motion), motion.fps
+        else:
+            sequence = drivers.track_landmarks(video, tracker, smoothing)
+            drivers.save_landmarks(sequence.points, output, inputs=(video,))
+            n, fps = len(sequence), sequence.fps
+    click.echo(f"wrote {output} ({n} frames at {fps:g} fps)")
 
 
 # -- eval ----------------------------------------------------------------------------------------

@@ -1,0 +1,133 @@
+"""The landmark driver: a sequence of sparse 68-point (or dense 478-point) landmarks drives
+the photo, lifted to the same dense 3D dynamics as a video (rig.sparse)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from facedyn.drivers.landmark_files import LandmarkSequence
+from facedyn.drivers.parametric import check_fps, shared_rig
+from facedyn.drivers.video import VideoDriver
+from facedyn.dynamics import DrivingFrame, FaceDynamics, Motion, dynamics_from_landmarks
+from facedyn.errors import InputError
+from facedyn.rig.sparse import SparseFit
+from facedyn.tracking import LandmarkSmoother
+from facedyn.tracking import topology as T
+
+log = logging.getLogger(__name__)
+
+DEFAULT_FPS = 25.0
+SPIKE = 0.15  # eye distances: a point that leaves both its neighbours by more, while they agree, is an outlier
+# Lids and inner lips move by themselves for a frame or two (a blink caught mid-way): never outliers.
+SPIKE_EXEMPT = np.r_[36:48, 60:68]
+
+
+@dataclass(frozen=True)
+class LandmarkDriver:
+    """Drives the photo from landmarks per frame.
+
+    sequence: the landmarks (drivers.landmark_files.LandmarkSequence).
+    fps: frames per second of the sequence.
+    smoothing: reject one-frame outliers and One-Euro filter the lifted landmarks (openings
+        filtered fast, so blinks and speech stay), as for a video.
+
+    Raises:
+        InputError: an fps out of range, or an empty sequence.
+    """
+
+    sequence: LandmarkSequence
+    fps: float = DEFAULT_FPS
+    smoothing: bool = True
+
+    def __post_init__(self) -> None:
+        check_fps(self.fps)
+        if len(self.sequence) == 0:
+            raise InputError("the landmark sequence has no frames")
+
+    def open(self, tracker=None, source: FaceDynamics | None = None) -> Motion:
+        """Start the motion stream (no tracker or source needed). The first frame means "no change"."""
+        frames = self.dense_landmarks()
+        first = next(frames)
+        reference, ref_pose = dynamics_from_landmarks(first)
+
+        def driving_frames() -> Iterator[DrivingFrame]:
+            for points in _chain(first, frames):
+                yield DrivingFrame(dynamics_from_landmarks(points, ref_pose)[0], None, points)
+
+        path = self.sequence.path
+        return Motion(reference, driving_frames(), Fraction(self.fps).limit_denominator(1001), len(self.sequence),
+                      missing_frames=list(self.sequence.missing), inputs=() if path is None else (path,))
+
+    def dense_landmarks(self) -> Iterator[np.ndarray]:
+        """(478, 3) landmarks per frame, in the sequence's pixels (68 points lifted, smoothed)."""
+        points = self.sequence.points
+        smoother = LandmarkSmoother(self.fps) if self.smoothing else None
+        if points.shape[1] == 68:
+            points = reject_spikes(points[..., :2]) if self.smoothing else points[..., :2]
+            fit = SparseFit(shared_rig())
+            gaze = self.sequence.gaze
+            rest_gaze = None if gaze is None else np.median(gaze, axis=0)  # OpenFace measures from the camera
+            dense = (fit(p, None if gaze is None else gaze[k] - rest_gaze) for k, p in enumerate(points))
+        else:
+            dense = iter(points)
+        for p in dense:
+            yield smoother(p) if smoother else p
+
+
+def _chain(first: np.ndarray, rest: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+    yield first
+    yield from rest
+
+
+def reject_spikes(points: np.ndarray) -> np.ndarray:
+    """(N, 68, 2) landmarks with one-frame outliers replaced by their neighbours' mean.
+
+    A point is an outlier where it lies more than SPIKE eye distances from the mean of the
+    frames before and after, while those two agree within half that: a detector's slip, not
+    motion. Lids and inner lips (SPIKE_EXEMPT) are kept: they do move for a single frame.
+    """
+    if len(points) < 3:
+        return points
+    eye_distance = np.linalg.norm(points[:, 36:42].mean(1) - points[:, 42:48].mean(1), axis=1)  # (N,)
+    unit = np.median(eye_distance)
+    before, here, after = points[:-2], points[1:-1], points[2:]
+    between = (before + after) / 2
+    away = np.linalg.norm(here - between, axis=-1) > SPIKE * unit
+    agree = np.linalg.norm(before - after, axis=-1) < SPIKE * unit / 2
+    spike = away & agree
+    spike[:, SPIKE_EXEMPT] = False
+    out = points.copy()
+    out[1:-1][spike] = between[spike]
+    return out
+
+
+def landmark_driver(sequence: LandmarkSequence, fps: float | None = None, smoothing: bool = True) -> LandmarkDriver:
+    """A LandmarkDriver at `fps`, else the sequence's own rate, else DEFAULT_FPS (with a notice)."""
+    if fps is None:
+        fps = sequence.fps
+    if fps is None:
+        name = sequence.path.name if sequence.path else "the landmarks"
+        log.warning("%s states no frame rate; playing it at %g fps (set one with --fps)", name, DEFAULT_FPS)
+        fps = DEFAULT_FPS
+    return LandmarkDriver(sequence, float(fps), smoothing)
+
+
+def track_landmarks(path: str | Path, tracker, smoothing: bool = True) -> LandmarkSequence:
+    """The 68-point landmarks (topology.LANDMARKS68 on MediaPipe's mesh) of the face in a video.
+
+    Returns:
+        A LandmarkSequence of (N, 68, 2) pixels at the video's frame rate; frames without a
+        face are filled from their neighbours and listed in `missing`.
+
+    Raises:
+        InputError, NoFaceError: an unreadable video, no face.
+    """
+    motion = VideoDriver(Path(path), "first", smoothing).open(tracker)
+    points = np.array([T.landmarks68(frame.landmarks)[:, :2] for frame in motion.frames])
+    return LandmarkSequence(points, float(motion.fps), tuple(motion.missing_frames), path=Path(path))
