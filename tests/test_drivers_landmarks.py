@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from facedyn import drivers
-from facedyn.drivers.landmark_files import parse_frame_file, parse_openface, parse_text, read_landmarks
+from facedyn.drivers.landmark_files import from_tracks, parse_frame_file, parse_openface, parse_text, read_landmarks
 from facedyn.drivers.landmarks import reject_spikes
 from facedyn.drivers.parametric import MotionTrack
 from facedyn.errors import InputError
@@ -20,6 +20,7 @@ from facedyn.rig import BLENDSHAPES
 from facedyn.rig.sparse import SparseFit, orthographic_pose
 from facedyn.tracking import FaceTracker
 from facedyn.tracking import topology as T
+from tests.conftest import write_video
 
 # Every landmark file of the test data, with its frame count and the frame rate it states.
 FILES = {
@@ -226,3 +227,67 @@ def test_openface_quirks(testdata):
         parse_openface(text.replace("2, 0.033, 0.9, 1, 1, 0, 0.1, 0", "2, 0.033, 0.9, 1, 1, 0, 0.1"), "x.csv")
     with pytest.raises(InputError, match="success 0"):
         parse_openface(text.replace(", 0.9, 1,", ", 0.9, 0,"), "x.csv")
+
+
+def test_lifted_points_keep_the_mouth_motion(video_path):
+    """The rig's fit follows the 68 points' own motion: what it misses of each point's
+    movement since the first frame stays small (a strong prior once left speech at a third)."""
+    with FaceTracker() as tracker:
+        tracker.reset_video()
+        dense = np.array([tracker.track(f) for f in itertools.islice(iter_frames(video_path("man_greenscreen_expressions")), 60)])
+    points = T.landmarks68(dense)[..., :2]
+    fit = SparseFit()
+    lifted = T.landmarks68(np.array([fit(p) for p in points]))[..., :2]
+    missed = lifted - points
+    missed -= missed[0]  # the template's own face shape is a constant offset
+    heights = T.face_size(dense)[:, None]
+    mouth_missed = (np.linalg.norm(missed[:, 48:], axis=-1) / heights).mean()
+    mouth_moved = (np.linalg.norm(points[:, 48:] - points[0, 48:], axis=-1) / heights).mean()
+    assert mouth_missed < 0.35 * mouth_moved
+
+
+def test_a_later_reference_frame_means_no_change(tracked_clip):
+    """LandmarkDriver(reference=k): frame k's dynamics are the motion's reference."""
+    sequence = drivers.LandmarkSequence(tracked_clip.points[:20], 25.0)
+    motion = drivers.LandmarkDriver(sequence, 25.0, reference=7).open()
+    frames = list(motion.frames)
+    assert len(frames) == 20
+    shapes = np.array([f.dynamics.shape for f in frames])
+    gaps = np.abs(shapes - motion.reference.shape).mean(axis=(1, 2))
+    assert np.argmin(gaps) == 7 and gaps[7] < 1e-6
+    with pytest.raises(InputError, match="below 20"):
+        drivers.LandmarkDriver(sequence, 25.0, reference=20)
+
+
+def test_tracks_with_lost_frames_are_filled_and_counted():
+    points = np.tile(T.landmarks68(_template())[:, :2] * 200 + 300, (5, 1, 1))
+    points[1:3] += 10
+    points[2] = np.nan
+    sequence = from_tracks(points, 30.0)
+    assert sequence.missing == (2,) and np.isfinite(sequence.points).all()
+    np.testing.assert_allclose(sequence.points[2], points[1] - 5)  # halfway from frame 1 back to frame 3
+    with pytest.raises(InputError, match="no frame has landmarks"):
+        from_tracks(np.full((3, 68, 2), np.nan))
+    with pytest.raises(InputError, match=r"got \(3, 5, 2\)"):
+        from_tracks(np.zeros((3, 5, 2)))
+
+
+def test_cli_track_landmarks68_then_animate(tmp_path, image_path, video_path):
+    """The user's round trip: track a clip to a 68-point file, drive a photo with it."""
+    from click.testing import CliRunner
+
+    from facedyn.cli import main
+    from facedyn.io import probe_video
+
+    clip = write_video(tmp_path / "clip.mp4", list(itertools.islice(iter_frames(video_path("woman_blinks_gaze_squint")), 20)))
+    track68 = tmp_path / "clip68.txt"
+    runner = CliRunner()
+    result = runner.invoke(main, ["track", str(clip), "-o", str(track68), "--format", "landmarks68"])
+    assert result.exit_code == 0, result.output
+    assert len(track68.read_text().splitlines()) == 20
+    out = tmp_path / "out.mp4"
+    result = runner.invoke(main, ["animate", str(image_path("woman_frontal_neutral")), "--landmarks", str(track68),
+                                  "--fps", "30", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    info = probe_video(out)
+    assert info.frame_count == 20 and info.fps == 30

@@ -341,6 +341,9 @@ def _eval_options(func):
         click.option("--identity-frames", type=click.IntRange(1, 1000), default=16, show_default=True,
                      help="frames per clip that get a dlib descriptor (about 90 ms each)"),
         click.option("--workers", type=click.IntRange(1), default=None, help="processes (default: every usable core)"),
+        click.option("--driver", type=click.Choice(["video", "landmarks68"]), default="video", show_default=True,
+                     help="landmarks68: in the same run, also drive facedyn from each video's own 68 points "
+                          "(dlib's and MediaPipe's 68-point subset)"),
     ]
     for option in reversed(options):
         func = option(func)
@@ -396,7 +399,8 @@ def _evaluate(opts: dict, videos: Path | None = None, images: Path | None = None
     quick = QUICK if opts["quick"] else {}
     limit = quick.get("limit")
     options = ev.EvalOptions(source_frame=source_frame, max_frames=opts["max_frames"] or quick.get("max_frames"),
-                             identity_frames=quick.get("identity_frames", opts["identity_frames"]))
+                             identity_frames=quick.get("identity_frames", opts["identity_frames"]),
+                             landmarks68=opts["driver"] == "landmarks68")
     workers = opts["workers"] or len(os.sched_getaffinity(0))
     clips = ev.find_media(videos, ev.VIDEO_SUFFIXES, limit) if videos is not None else []
     pictures = ev.find_media(images, ev.IMAGE_SUFFIXES, limit) if images is not None else []

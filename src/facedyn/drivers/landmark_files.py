@@ -264,6 +264,27 @@ def from_array(array: np.ndarray, name: str = "landmarks") -> LandmarkSequence:
     return LandmarkSequence(to_pixels(array, name))
 
 
+def from_tracks(points: np.ndarray, fps: float | None = None, path: Path | None = None,
+                name: str = "landmarks") -> LandmarkSequence:
+    """Landmarks from a tracker's output, where a frame without a face is a row of NaN.
+
+    Args:
+        points: (N, 68, 2) or (N, 478, 3) float pixels; NaN rows are frames without a face,
+            filled from their neighbours and listed in `missing`.
+
+    Raises:
+        InputError: another shape, or no frame with a face.
+    """
+    points = np.asarray(points, dtype=np.float64)
+    if points.ndim != 3 or points.shape[1] not in POINT_COUNTS or len(points) == 0:
+        raise InputError(f"{name}: expected landmarks of shape (N, 68, 2) or (N, 478, 3), got {points.shape}")
+    ok = np.isfinite(points).all(axis=(1, 2))
+    if not ok.any():
+        raise InputError(f"{name}: no frame has landmarks")
+    missing = tuple(np.flatnonzero(~ok).tolist())
+    return LandmarkSequence(_filled(points, ok) if missing else points, fps, missing, path=path)
+
+
 def to_pixels(points: np.ndarray, name: str) -> np.ndarray:
     """`points` (N, K, D) as pixels: normalised values ([-1, 1] or [0, 1], said in a notice)
     are spread over a NORMALISED_SIZE frame; pixels stay as they are."""

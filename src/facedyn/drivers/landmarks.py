@@ -3,6 +3,7 @@ the photo, lifted to the same dense 3D dynamics as a video (rig.sparse)."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -36,25 +37,32 @@ class LandmarkDriver:
     fps: frames per second of the sequence.
     smoothing: reject one-frame outliers and One-Euro filter the lifted landmarks (openings
         filtered fast, so blinks and speech stay), as for a video.
+    reference: index of the frame that means "no change" (0: the first).
 
     Raises:
-        InputError: an fps out of range, or an empty sequence.
+        InputError: an fps out of range, an empty sequence, or a reference past its end.
     """
 
     sequence: LandmarkSequence
     fps: float = DEFAULT_FPS
     smoothing: bool = True
+    reference: int = 0
 
     def __post_init__(self) -> None:
         check_fps(self.fps)
         if len(self.sequence) == 0:
             raise InputError("the landmark sequence has no frames")
+        if not 0 <= self.reference < len(self.sequence):
+            raise InputError(f"reference must be a frame index below {len(self.sequence)}, got {self.reference}")
 
     def open(self, tracker=None, source: FaceDynamics | None = None) -> Motion:
-        """Start the motion stream (no tracker or source needed). The first frame means "no change"."""
+        """Start the motion stream (no tracker or source needed)."""
         frames = self.dense_landmarks()
+        # The lift is sequential (smoothing, temporal prior): a later reference is reached by
+        # lifting up to it once, then the stream starts over.
+        anchor = next(itertools.islice(self.dense_landmarks(), self.reference, None)) if self.reference else None
         first = next(frames)
-        reference, ref_pose = dynamics_from_landmarks(first)
+        reference, ref_pose = dynamics_from_landmarks(first if anchor is None else anchor)
 
         def driving_frames() -> Iterator[DrivingFrame]:
             for points in _chain(first, frames):

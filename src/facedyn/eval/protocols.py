@@ -14,18 +14,24 @@ from typing import TypeVar
 import numpy as np
 
 from facedyn.animator import Animation, Animator, Source
+from facedyn.drivers.landmark_files import from_tracks
+from facedyn.drivers.landmarks import LandmarkDriver
 from facedyn.drivers.video import TrackedVideoDriver, fill_gaps, smooth_landmarks
 from facedyn.errors import FacedynError, InputError
 from facedyn.eval import metrics
 from facedyn.eval.baselines import LandmarkWarp
 from facedyn.eval.measure import ClipMeasures, Measurer, face_crop, face_crop_box
 from facedyn.io import iter_frames, probe_video
+from facedyn.tracking import topology as T
 from facedyn.tracking.facemesh import silence_native_logs
 
 log = logging.getLogger(__name__)
 
-METHODS = ("facedyn", "static", "landmark-warp")
-SHEET_METHODS = ("facedyn", "landmark-warp")  # the contact sheets show driver | these
+# facedyn-68dlib / facedyn-68mesh: facedyn driven by the driver's own 68 points alone (dlib's
+# predictor, MediaPipe's 68-point subset), lifted to dense dynamics; run with landmarks68=True.
+LANDMARK_METHODS = ("facedyn-68dlib", "facedyn-68mesh")
+METHODS = ("facedyn", *LANDMARK_METHODS, "static", "landmark-warp")
+SHEET_METHODS = ("facedyn", *LANDMARK_METHODS, "landmark-warp")  # the contact sheets show driver | these
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,7 @@ class EvalOptions:
     identity_frames: evenly spaced frames per clip that get a dlib descriptor (1..1000).
     sheet_rows: sampled frames per contact sheet (1..20).
     size: facedyn's working resolution (128..2048).
+    landmarks68: also drive facedyn from each driving video's 68 points (LANDMARK_METHODS).
     """
 
     source_frame: int = 0
@@ -44,6 +51,7 @@ class EvalOptions:
     identity_frames: int = 16
     sheet_rows: int = 6
     size: int = 512
+    landmarks68: bool = False
 
     def __post_init__(self) -> None:
         if self.source_frame < 0:
@@ -123,9 +131,35 @@ def _method_frames(animation: Animation, still: np.ndarray, warp: LandmarkWarp, 
 
 
 def _animation(animator: Animator, source: Source, driver: DriverClip, reference: int, paste_back: bool) -> Animation:
+    motion = TrackedVideoDriver(driver.path, driver.driving, driver.fps, reference)
+    return _animate(animator, source, motion, paste_back)
+
+
+def _animate(animator: Animator, source: Source, motion_driver, paste_back: bool) -> Animation:
     config = replace(animator.config, render=replace(animator.config.render, paste_back=paste_back))
-    motion = TrackedVideoDriver(driver.path, driver.driving, driver.fps, reference).open()
-    return Animation(source, motion, config)
+    return Animation(source, motion_driver.open(), config)
+
+
+def driver_landmarks68(measures: ClipMeasures) -> dict[str, np.ndarray]:
+    """The driver's own raw 68-point tracks per LANDMARK_METHODS: (N, 68, 2) pixels, NaN rows
+    where no face was found. Methods without a single face are left out."""
+    tracks = {"facedyn-68dlib": measures.dlib68, "facedyn-68mesh": T.landmarks68(measures.mesh)[..., :2]}
+    return {method: points for method, points in tracks.items() if np.isfinite(points).all(axis=(1, 2)).any()}
+
+
+def _landmark_makers(animator: Animator, source: Source, driver: DriverClip, reference: int, paste_back: bool,
+                     options: EvalOptions) -> dict:
+    """Frame makers of LANDMARK_METHODS, as a user driving from a 68-point file would run them:
+    gaps filled, outliers rejected, smoothed, lifted to dense dynamics. No driver pixels."""
+    if not options.landmarks68:
+        return {}
+
+    def make(method: str, points: np.ndarray):
+        driver68 = LandmarkDriver(from_tracks(points, name=f"{driver.path.stem} {method}"), float(driver.fps),
+                                  reference=reference)
+        return lambda: iter(_animate(animator, source, driver68, paste_back))
+
+    return {method: make(method, points) for method, points in driver_landmarks68(driver.measures).items()}
 
 
 def self_reenactment(path: Path, animator: Animator, measurer: Measurer, options: EvalOptions) -> ClipResult:
@@ -144,6 +178,7 @@ def self_reenactment(path: Path, animator: Animator, measurer: Measurer, options
     teeth = metrics.teeth_reference(source.layers.image, source.layers.landmarks)
     makers = _method_frames(_animation(animator, source, driver, k, paste_back=True), still,
                             LandmarkWarp(still, driver.driving[k]), driver.driving)
+    makers.update(_landmark_makers(animator, source, driver, k, True, options))
     result = ClipResult(path.stem, n, samples={"driver": [driver.samples[i] for i in sorted(driver.samples)]})
     real = driver.measures
     for method, make in makers.items():
@@ -203,6 +238,7 @@ def cross_reenactment(image: Path, driver: DriverClip, animator: Animator, measu
     n = len(driver.driving)
     makers = _method_frames(_animation(animator, source, driver, 0, paste_back=False), layers.image,
                             LandmarkWarp(layers.image, layers.landmarks, driver.driving[0]), driver.driving)
+    makers.update(_landmark_makers(animator, source, driver, 0, False, options))
     result = ClipResult(f"{image.stem} <- {driver.path.stem}", n,
                         samples={"driver": [driver.samples[i] for i in sorted(driver.samples)]})
     for method, make in makers.items():

@@ -66,8 +66,10 @@ def summarize(results: list[ClipResult]) -> dict[str, dict[str, dict]]:
     summary: dict[str, dict[str, dict]] = {}
     for method in METHODS:
         rows = [(r.name, r.metrics[method]) for r in done if method in r.metrics]
+        if not rows:
+            continue
         summary[method] = {}
-        for key in (rows[0][1] if rows else {}):
+        for key in rows[0][1]:
             pairs = [(name, m[key]) for name, m in rows if np.isfinite(m[key])]
             if not pairs:
                 continue

@@ -66,12 +66,14 @@ class SparseFit:
     Args:
         rig: the blendshape rig (default: a new Rig()).
         regularisation: pull of every coefficient towards 0, relative to a point's squared
-            error in face heights; 0..0.1 (more = calmer, weaker expressions).
-        coherence: pull towards the previous frame's coefficients, same units; 0..1.
+            error in face heights; 1e-8..0.1 (more = calmer, weaker expressions: at 1e-3 the
+            fit kept about a third of a speaker's lip motion). Only keeps the solve well posed.
+        coherence: pull towards the previous frame's coefficients, same units; 0..1. Jitter
+            is the smoother's job (drivers.landmarks), so this stays small too.
         iterations: pose / expression refinements per frame, 1..10.
     """
 
-    def __init__(self, rig: Rig | None = None, regularisation: float = 1e-3, coherence: float = 2e-3,
+    def __init__(self, rig: Rig | None = None, regularisation: float = 1e-6, coherence: float = 1e-5,
                  iterations: int = 3) -> None:
         self._rig = rig or Rig()
         self._template = template().shape
