@@ -32,7 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_animate.py
 
 eval: $(EVAL_STAMP)
-	$(BIN)/facedyn eval suite $(TESTDATA) -o out/eval
+	$(BIN)/facedyn eval suite $(TESTDATA) --driver landmarks68 -o out/eval
 
 eval-quick: $(EVAL_STAMP)
 	$(BIN)/facedyn eval suite $(TESTDATA) --quick -o out/eval-quick

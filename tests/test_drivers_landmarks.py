@@ -187,11 +187,12 @@ def test_layouts_are_detected_and_normalised_values_said(tmp_path, caplog):
 
 
 @pytest.mark.parametrize("content, words", [
-    ("1 2 3\n", ["row 1", "3 values", "expected 136"]),
+    ("1 2 3\n", ["1 line(s)", "68 lines of x,y", "136 values"]),
+    ("1 2 3 4\n", ["row 1", "4 values", "expected 136"]),
     (" ".join(["1"] * 135 + ["abc"]) + "\n", ["row 1, column 136", "'abc'"]),
     (" ".join(["1"] * 135 + ["nan"]) + "\n", ["row 1, column 136", "finite"]),
     ("", ["empty"]),
-    ("\n".join(["1,2"] * 67), ["67 lines", "68 per frame"]),
+    ("\n".join(["1,2"] * 67), ["67 line(s)", "68 lines of x,y per frame"]),
 ])
 def test_bad_text_says_where(content, words):
     with pytest.raises(InputError) as err:
@@ -214,6 +215,9 @@ def test_bad_files_and_folders_say_what_is_wrong(tmp_path):
         drivers.landmarks(a)
     with pytest.raises(InputError, match="68"):
         parse_frame_file("1,2\n" * 60, "f.txt")
+    np.save(tmp_path / "good.npy", np.zeros((4, 68, 2)))
+    with pytest.raises(InputError, match="not a text file.*numpy layout"):
+        read_landmarks(tmp_path / "good.npy", "rows")  # a wrong forced layout
 
 
 def test_openface_quirks(testdata):

@@ -112,8 +112,11 @@ def _with_path(result, path: Path):
 def _text(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read landmark file {path}: {exc}; landmark files are text or .npy/.npz") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path} is not a text file; read as text by the layout asked for, it must be UTF-8 "
+                         "(a .npy/.npz array is read with the numpy layout, or auto)") from None
+    except OSError as exc:
+        raise InputError(f"cannot read landmark file {path}: {exc}") from None
 
 
 def _looks_like_openface(text: str) -> bool:
@@ -123,16 +126,18 @@ def _looks_like_openface(text: str) -> bool:
 
 
 def parse_text(text: str, name: str = "landmarks") -> LandmarkSequence:
-    """A text file of numbers: rows of 136 (one frame each), or lines of 2 (68 per frame).
+    """A text file of numbers: rows of 136 (one frame each), or points of 2 or 3 (x y [z],
+    68 lines per frame).
 
     Raises:
         InputError: anything else, naming the row and column.
     """
     rows = _number_rows(text, name)
     widths = {len(r) for _, r in rows}
-    if widths == {2} or (widths <= {2, 3} and len(rows) % 68 == 0 and len(rows) < 136):
+    if widths <= {2, 3}:
         if len(rows) % 68:
-            raise InputError(f"{name} has {len(rows)} lines of x,y; expected 68 per frame")
+            raise InputError(f"{name} has {len(rows)} line(s) of 2 or 3 values; expected 68 lines of x,y per frame, "
+                             "or one frame per row of 136 values (x0 y0 ... x67 y67)")
         return LandmarkSequence(to_pixels(np.array([r[:2] for _, r in rows]).reshape(-1, 68, 2), name))
     for line, row in rows:
         if len(row) != 136:
