@@ -17,7 +17,7 @@ import click
 
 from facedyn import drivers
 from facedyn.animator import OUTPUT_SIZE, Animator, AnimatorConfig
-from facedyn.drivers.landmark_files import LANDMARK_SUFFIXES, LAYOUTS
+from facedyn.drivers.landmark_files import LAYOUTS, check_landmark_output
 from facedyn.drivers.motion_file import MOTION_SUFFIXES
 from facedyn.errors import FacedynError, InputError
 from facedyn.geometry.retarget import MODES, RetargetConfig
@@ -310,10 +310,8 @@ def track(video, output, kind, smoothing) -> None:
 
     if kind == "motion":
         check_output(output, MOTION_SUFFIXES, (video,), kind="motion file")
-    elif output.suffix:
-        check_output(output, LANDMARK_SUFFIXES, (video,), kind="landmark file")
-    elif output.exists():
-        raise InputError(f"the output folder {output} exists; give a new folder name for the .pts files")
+    else:
+        check_landmark_output(output, (video,))
     drivers.video(video)  # checks the video now, before the tracker loads
     with FaceTracker() as tracker:
         if kind == "motion":

@@ -40,7 +40,6 @@ from facedyn.rig.sparse import gaze_coefficients
 log = logging.getLogger(__name__)
 
 LAYOUTS = ("auto", "rows", "frames", "numpy", "openface")
-POINT_COUNTS = (68, 478)
 MAX_FILE_BYTES = 512 * 2**20  # 478 points x 3 x 8 bytes is 11 KB a frame: 45 minutes at 30 fps
 MAX_FRAME_FILES = 200_000
 NORMALISED_SIZE = 512.0  # pixels of the frame a normalised file is read into
@@ -254,10 +253,7 @@ def from_array(array: np.ndarray, name: str = "landmarks") -> LandmarkSequence:
         InputError: another shape, a non-numeric dtype, or values that are not finite.
     """
     array = np.asarray(array)
-    if array.ndim != 3 or array.shape[1] not in POINT_COUNTS or array.shape[2] not in (2, 3) \
-            or (array.shape[1] == 478 and array.shape[2] != 3) or len(array) == 0:
-        raise InputError(f"{name}: expected landmarks of shape (N, 68, 2), (N, 68, 3) or (N, 478, 3), "
-                         f"got {array.shape}")
+    _check_shape(array, name)
     if not np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.complexfloating):
         raise InputError(f"{name}: expected numbers, got an array of {array.dtype}")
     array = array.astype(np.float64)
@@ -274,20 +270,26 @@ def from_tracks(points: np.ndarray, fps: float | None = None, path: Path | None 
     """Landmarks from a tracker's output, where a frame without a face is a row of NaN.
 
     Args:
-        points: (N, 68, 2) or (N, 478, 3) float pixels; NaN rows are frames without a face,
+        points: (N, 68, 2), (N, 68, 3) or (N, 478, 3) float pixels; NaN rows are frames without a face,
             filled from their neighbours and listed in `missing`.
 
     Raises:
         InputError: another shape, or no frame with a face.
     """
     points = np.asarray(points, dtype=np.float64)
-    if points.ndim != 3 or points.shape[1] not in POINT_COUNTS or len(points) == 0:
-        raise InputError(f"{name}: expected landmarks of shape (N, 68, 2) or (N, 478, 3), got {points.shape}")
+    _check_shape(points, name)
     ok = np.isfinite(points).all(axis=(1, 2))
     if not ok.any():
         raise InputError(f"{name}: no frame has landmarks")
     missing = tuple(np.flatnonzero(~ok).tolist())
     return LandmarkSequence(_filled(points, ok) if missing else points, fps, missing, path=path)
+
+
+def _check_shape(array: np.ndarray, name: str) -> None:
+    """Raises InputError unless `array` is (N, 68, 2), (N, 68, 3) or (N, 478, 3) with N >= 1."""
+    if array.ndim != 3 or len(array) == 0 or array.shape[1:] not in ((68, 2), (68, 3), (478, 3)):
+        raise InputError(f"{name}: expected landmarks of shape (N, 68, 2), (N, 68, 3) or (N, 478, 3), "
+                         f"got {array.shape}")
 
 
 def to_pixels(points: np.ndarray, name: str) -> np.ndarray:
@@ -476,9 +478,8 @@ def save_landmarks(points: np.ndarray, path: str | Path, inputs: tuple = ()) -> 
     points = np.asarray(points, np.float64)
     if points.ndim != 3 or points.shape[1:] != (68, 2):
         raise ValueError(f"expected (N, 68, 2) landmarks, got {points.shape}")
-    path = Path(path)
+    path = check_landmark_output(path, inputs)
     if path.suffix:
-        path = check_output(path, LANDMARK_SUFFIXES, inputs, kind="landmark file")
         if path.suffix.lower() == ".npy":
             write_atomic(path, lambda tmp: _save_npy(tmp, points))
         else:
@@ -486,10 +487,6 @@ def save_landmarks(points: np.ndarray, path: str | Path, inputs: tuple = ()) -> 
             rows = "\n".join(sep.join(f"{v:.2f}" for v in frame.ravel()) for frame in points) + "\n"
             write_atomic(path, lambda tmp: tmp.write_text(rows))
         return path
-    if path.exists():
-        raise InputError(f"the output folder {path} exists; give a new folder name for the .pts files")
-    if not path.parent.is_dir():
-        raise InputError(f"cannot write to {path}: the folder {path.parent} does not exist")
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
         for k, frame in enumerate(points):
@@ -502,6 +499,23 @@ def save_landmarks(points: np.ndarray, path: str | Path, inputs: tuple = ()) -> 
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    return path
+
+
+def check_landmark_output(path: str | Path, inputs: tuple = ()) -> Path:
+    """The output path of `save_landmarks`, checked before any work: a file with one of
+    LANDMARK_SUFFIXES, or (no suffix) a new folder for .pts files.
+
+    Raises:
+        InputError: another suffix, an existing folder, a missing parent, an input as output.
+    """
+    path = Path(path)
+    if path.suffix:
+        return check_output(path, LANDMARK_SUFFIXES, inputs, kind="landmark file")
+    if path.exists():
+        raise InputError(f"the output folder {path} exists; give a new folder name for the .pts files")
+    if not path.parent.is_dir():
+        raise InputError(f"cannot write to {path}: the folder {path.parent} does not exist")
     return path
 
 

@@ -57,15 +57,12 @@ class LandmarkDriver:
 
     def open(self, tracker=None, source: FaceDynamics | None = None) -> Motion:
         """Start the motion stream (no tracker or source needed)."""
-        frames = self.dense_landmarks()
-        # The lift is sequential (smoothing, temporal prior): a later reference is reached by
+        # The lift is sequential (smoothing, temporal prior): the reference is reached by
         # lifting up to it once, then the stream starts over.
-        anchor = next(itertools.islice(self.dense_landmarks(), self.reference, None)) if self.reference else None
-        first = next(frames)
-        reference, ref_pose = dynamics_from_landmarks(first if anchor is None else anchor)
+        reference, ref_pose = dynamics_from_landmarks(next(itertools.islice(self.dense_landmarks(), self.reference, None)))
 
         def driving_frames() -> Iterator[DrivingFrame]:
-            for points in _chain(first, frames):
+            for points in self.dense_landmarks():
                 yield DrivingFrame(dynamics_from_landmarks(points, ref_pose)[0], None, points)
 
         path = self.sequence.path
@@ -86,11 +83,6 @@ class LandmarkDriver:
             dense = iter(points)
         for p in dense:
             yield smoother(p) if smoother else p
-
-
-def _chain(first: np.ndarray, rest: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
-    yield first
-    yield from rest
 
 
 def reject_spikes(points: np.ndarray) -> np.ndarray:

@@ -89,6 +89,7 @@ class Retargeter:
         pairs = T.MOUTH_PAIRS
         self._rest_depth = self.rest_shape[pairs[:, 1], 2] - self.rest_shape[pairs[:, 0], 2]
         self._rest_eye_gaps = regions.eye_gaps(self.rest_shape)
+        self._lash_offsets = _lash_offsets(self.source_shape)
 
     def _region_weights(self) -> np.ndarray:
         c, shape = self.config, self.source_shape
@@ -117,7 +118,7 @@ class Retargeter:
         if self.config.mode == "absolute":
             shape = self._copy_openings(shape, frame.shape)
         shape = _lids_meet_in_depth(_no_crossing(shape), self._rest_eye_gaps)
-        return _lash_band_follows_lid(shape, self.source_shape)
+        return _lash_band_follows_lid(shape, self._lash_offsets)
 
     def _follow_mouth_opening(self, shape: np.ndarray, driver: np.ndarray) -> np.ndarray:
         """`shape` built on `rest_shape` (the photo's face with its mouth closed,
@@ -214,15 +215,24 @@ def _lids_meet_in_depth(shape: np.ndarray, rest_gaps: np.ndarray) -> np.ndarray:
     return shape
 
 
-def _lash_band_follows_lid(shape: np.ndarray, photo: np.ndarray) -> np.ndarray:
+_LASH_BANDS = ((T.RIGHT_EYE_UPPER[1:-1], T.RIGHT_LASH_RING), (T.LEFT_EYE_UPPER[1:-1], T.LEFT_LASH_RING))
+
+
+def _lash_offsets(photo: np.ndarray) -> list[np.ndarray]:
+    """Per eye, (7, 2) (y, z) offset of each lash-ring vertex from its lid contour vertex in
+    the photo's face (`photo`, (478, 3), head frame)."""
+    return [photo[ring, 1:] - photo[contour, 1:] for contour, ring in _LASH_BANDS]
+
+
+def _lash_band_follows_lid(shape: np.ndarray, offsets: list[np.ndarray]) -> np.ndarray:
     """An upper lid that closes carries its lash band down whole: the mesh ring above the
-    lid contour keeps at most its offset from the contour in the photo (`photo`, (478, 3)).
+    lid contour keeps at most its offset from the contour in the photo (`_lash_offsets`).
     Pinned there by the driver's smaller motion, it let the warp stretch the photo's lashes
     into a thick dark band over the shut eye, which a tracker reads as an open lid; the
     stretch now falls on the lid skin above the ring."""
     shape = shape.copy()
-    for contour, ring in ((T.RIGHT_EYE_UPPER[1:-1], T.RIGHT_LASH_RING), (T.LEFT_EYE_UPPER[1:-1], T.LEFT_LASH_RING)):
-        rigid = shape[contour, 1:] + (photo[ring, 1:] - photo[contour, 1:])  # (y, z) carried with the contour
+    for (contour, ring), offset in zip(_LASH_BANDS, offsets, strict=True):
+        rigid = shape[contour, 1:] + offset  # (y, z) carried with the contour
         stretched = shape[ring, 1] < rigid[:, 0]  # y grows downwards: the ring lags above
         shape[ring[stretched], 1:] = rigid[stretched]
     return shape
