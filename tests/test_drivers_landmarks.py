@@ -295,3 +295,19 @@ def test_cli_track_landmarks68_then_animate(tmp_path, image_path, video_path):
     assert result.exit_code == 0, result.output
     info = probe_video(out)
     assert info.frame_count == 20 and info.fps == 30
+
+
+def test_mirrored_points_are_refused_or_filled(tracked_clip):
+    """68 points mirrored without renumbering (left and right swapped) are no face: refused
+    when most frames are, filled from their neighbours when a few are."""
+    points = tracked_clip.points[:30].copy()
+    flipped = points.copy()
+    flipped[..., 0] = 1000.0 - flipped[..., 0]
+    with pytest.raises(InputError, match="30 of 30 frames are mirrored"):
+        drivers.landmarks(flipped, fps=25)
+    mixed = points.copy()
+    mixed[10:13] = flipped[10:13]
+    motion = drivers.landmarks(mixed, fps=25).open()
+    tilt = np.array([np.linalg.norm(f.dynamics.angles - motion.reference.angles) for f in motion.frames])
+    assert motion.missing_frames == [10, 11, 12]
+    assert tilt.max() < 15  # the head does not turn over on the mirrored frames

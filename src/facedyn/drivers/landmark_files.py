@@ -282,7 +282,7 @@ def from_tracks(points: np.ndarray, fps: float | None = None, path: Path | None 
     if not ok.any():
         raise InputError(f"{name}: no frame has landmarks")
     missing = tuple(np.flatnonzero(~ok).tolist())
-    return LandmarkSequence(_filled(points, ok) if missing else points, fps, missing, path=path)
+    return LandmarkSequence(fill_frames(points, ok) if missing else points, fps, missing, path=path)
 
 
 def _check_shape(array: np.ndarray, name: str) -> None:
@@ -347,11 +347,11 @@ def parse_openface(text: str, name: str = "openface.csv") -> LandmarkSequence | 
         raise InputError(f"{name}: every row has success 0 (OpenFace found no face); nothing to drive with")
     missing = tuple(int(i) for i in np.flatnonzero(~ok))
     fps = _openface_fps(values.get("timestamp"), ok, name)
-    gaze = _filled(np.column_stack([values["gaze_angle_x"], values["gaze_angle_y"]]), ok) \
+    gaze = fill_frames(np.column_stack([values["gaze_angle_x"], values["gaze_angle_y"]]), ok) \
         if "gaze_angle_x" in values and "gaze_angle_y" in values else None
     if "x_0" in values:
         xy = np.stack([np.column_stack([values[f"x_{i}"], values[f"y_{i}"]]) for i in range(68)], axis=1)
-        return LandmarkSequence(_filled(xy, ok), fps, missing, gaze)
+        return LandmarkSequence(fill_frames(xy, ok), fps, missing, gaze)
     if missing:  # a landmark driver counts its missing frames itself; a MotionTrack has no such list
         log.warning("%s: %d of %d frames have success 0 (no face tracked); they are filled from their neighbours",
                     name, len(missing), len(ok))
@@ -386,7 +386,7 @@ def _openface_fps(times: np.ndarray | None, ok: np.ndarray, name: str) -> float 
         raise InputError(f"{name}: its timestamps give {rate:g} frames per second; timestamps are seconds") from None
 
 
-def _filled(values: np.ndarray, ok: np.ndarray) -> np.ndarray:
+def fill_frames(values: np.ndarray, ok: np.ndarray) -> np.ndarray:
     """`values` (N, ...) with the rows where `ok` is False interpolated from the good rows
     around them (held at the ends)."""
     good = np.flatnonzero(ok)
@@ -440,7 +440,7 @@ def au_motion(values: dict, ok: np.ndarray, fps: float, gaze: np.ndarray | None,
     coefficients = np.zeros((len(ok), len(BLENDSHAPES)))
     for au, shapes, weight in AU_MAP:
         if f"{au}_r" in values:
-            level = _filled(values[f"{au}_r"], ok) / AU_FULL * weight
+            level = fill_frames(values[f"{au}_r"], ok) / AU_FULL * weight
             for shape in shapes:
                 coefficients[:, BLENDSHAPES.index(shape)] += level
     if gaze is not None:
@@ -450,7 +450,7 @@ def au_motion(values: dict, ok: np.ndarray, fps: float, gaze: np.ndarray | None,
         # OpenFace: Rx pitch (> 0 looks down), Ry yaw (> 0 turns towards the image's left),
         # Rz roll, in radians in the camera frame; facedyn: yaw > 0 towards the image's left,
         # pitch > 0 up, roll > 0 clockwise.
-        rx, ry, rz = (_filled(values[f"pose_R{a}"], ok) for a in "xyz")
+        rx, ry, rz = (fill_frames(values[f"pose_R{a}"], ok) for a in "xyz")
         raw = np.degrees(np.column_stack([ry, -rx, rz]))
         angles = raw - raw[int(np.flatnonzero(ok)[0])]
     angles = np.clip(angles, -180.0, 180.0)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from facedyn.drivers.landmark_files import LandmarkSequence
+from facedyn.drivers.landmark_files import LandmarkSequence, fill_frames
 from facedyn.drivers.parametric import check_fps, shared_rig
 from facedyn.drivers.video import VideoDriver
 from facedyn.dynamics import DrivingFrame, FaceDynamics, Motion, dynamics_from_landmarks
@@ -40,7 +40,8 @@ class LandmarkDriver:
     reference: index of the frame that means "no change" (0: the first).
 
     Raises:
-        InputError: an fps out of range, an empty sequence, or a reference past its end.
+        InputError: an fps out of range, an empty sequence, a reference past its end, or 68
+            points mirrored in most frames (see mirrored_frames).
     """
 
     sequence: LandmarkSequence
@@ -54,6 +55,16 @@ class LandmarkDriver:
             raise InputError("the landmark sequence has no frames")
         if not 0 <= self.reference < len(self.sequence):
             raise InputError(f"reference must be a frame index below {len(self.sequence)}, got {self.reference}")
+        flipped = self._mirrored()
+        if flipped.sum() > len(flipped) / 2:
+            name = self.sequence.path.name if self.sequence.path else "the landmarks"
+            raise InputError(f"{name}: {flipped.sum()} of {len(flipped)} frames are mirrored (left and right swapped "
+                             "against the iBUG 300-W order, where point 0 is the face's right, at the image's left "
+                             "in a frontal view); was the image flipped without renumbering the points?")
+
+    def _mirrored(self) -> np.ndarray:
+        points = self.sequence.points
+        return mirrored_frames(points) if points.shape[1] == 68 else np.zeros(len(points), bool)
 
     def open(self, tracker=None, source: FaceDynamics | None = None) -> Motion:
         """Start the motion stream (no tracker or source needed)."""
@@ -66,15 +77,18 @@ class LandmarkDriver:
                 yield DrivingFrame(dynamics_from_landmarks(points, ref_pose)[0], None, points)
 
         path = self.sequence.path
+        missing = sorted(set(self.sequence.missing) | set(np.flatnonzero(self._mirrored()).tolist()))
         return Motion(reference, driving_frames(), Fraction(self.fps).limit_denominator(1001), len(self.sequence),
-                      missing_frames=list(self.sequence.missing), inputs=() if path is None else (path,))
+                      missing_frames=missing, inputs=() if path is None else (path,))
 
     def dense_landmarks(self) -> Iterator[np.ndarray]:
         """(478, 3) landmarks per frame, in the sequence's pixels (68 points lifted, smoothed)."""
         points = self.sequence.points
         smoother = LandmarkSmoother(self.fps) if self.smoothing else None
         if points.shape[1] == 68:
-            points = reject_spikes(points[..., :2]) if self.smoothing else points[..., :2]
+            flipped = self._mirrored()
+            points = fill_frames(points[..., :2], ~flipped) if flipped.any() else points[..., :2]
+            points = reject_spikes(points) if self.smoothing else points
             fit = SparseFit(shared_rig())
             gaze = self.sequence.gaze
             rest_gaze = None if gaze is None else np.median(gaze, axis=0)  # OpenFace measures from the camera
@@ -83,6 +97,17 @@ class LandmarkDriver:
             dense = iter(points)
         for p in dense:
             yield smoother(p) if smoother else p
+
+
+def mirrored_frames(points: np.ndarray) -> np.ndarray:
+    """(N,) bool: frames whose 68 points (N, 68, 2+) are a mirror image of a face in the
+    iBUG 300-W order: the right eye, the left eye and the mouth wind the wrong way round.
+    No rotation of a real face does that (checked on every frame of the test data's landmark
+    files and tracks, head turns of 40 degrees included); a flipped image whose points were
+    not renumbered, or a detector's slip, does."""
+    right, left, mouth = points[:, 36:42, :2].mean(1), points[:, 42:48, :2].mean(1), points[:, 48:68, :2].mean(1)
+    a, b = left - right, mouth - right
+    return a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0] < 0  # y down: a face's eyes-to-mouth turn is clockwise
 
 
 def reject_spikes(points: np.ndarray) -> np.ndarray:
