@@ -4,7 +4,8 @@ facedyn motion format, version 1. JSON:
 
     {"format": "facedyn.motion", "version": 1, "fps": 30.0,
      "columns": ["time", "yaw", "pitch", "roll", "tx", "ty", "scale",
-                 "gazeRightX", "gazeRightY", "gazeLeftX", "gazeLeftY", <52 ARKit names>],
+                 "gazeRightX", "gazeRightY", "gazeLeftX", "gazeLeftY", <52 ARKit names>,
+                 "eyeOpenRight", "eyeOpenLeft", "lipGap"],
      "frames": [[0.0, 0.0, ...], ...]}
 
 CSV: the same columns as a header row, one row per frame. Units: time in seconds; yaw,
@@ -12,7 +13,10 @@ pitch, roll in degrees relative to the clip's first frame (yaw > 0 turns the fac
 the image's left, pitch > 0 up, roll > 0 clockwise); tx, ty head movement in face heights
 (x right, y down); scale head size relative to the first frame; gaze* the iris centre's
 offset from the eye-corner midpoint over the eye width (information only: playback uses the
-eyeLook* coefficients); blendshapes 0..1 (rig.BLENDSHAPES). No pixels.
+eyeLook* coefficients); blendshapes 0..1 (rig.BLENDSHAPES); eyeOpen* each eye's lid gap
+over the driver's open eye (1 = open as at rest, 0 = shut, up to 3) and lipGap the inner-lip
+gap over the driver's face height (0 = closed), both optional (files before them play with
+the lids and lips the coefficients make). Only yaw, pitch and roll are required. No pixels.
 """
 
 from __future__ import annotations
@@ -25,25 +29,25 @@ from pathlib import Path
 
 import numpy as np
 
-from facedyn.drivers.parametric import LIMITS, MAX_FPS, MIN_FPS, MotionTrack, check_fps, shared_rig
+from facedyn.drivers.parametric import LIMITS, MAX_FPS, MIN_FPS, OPENINGS, Describer, MotionTrack, check_fps
 from facedyn.drivers.video import VideoDriver
 from facedyn.errors import InputError
 from facedyn.geometry import regions
-from facedyn.geometry.pose import rotation_to_angles
 from facedyn.io.files import check_output, existing_file, write_atomic
 from facedyn.rig import BLENDSHAPES
 
 FORMAT, VERSION = "facedyn.motion", 1
 POSE_COLUMNS = ("time", "yaw", "pitch", "roll", "tx", "ty", "scale")
 GAZE_COLUMNS = ("gazeRightX", "gazeRightY", "gazeLeftX", "gazeLeftY")
-COLUMNS = (*POSE_COLUMNS, *GAZE_COLUMNS, *BLENDSHAPES)
+COLUMNS = (*POSE_COLUMNS, *GAZE_COLUMNS, *BLENDSHAPES, *OPENINGS)  # the openings are optional on reading
 
 
 def track_video(path: str | Path, tracker, smoothing: bool = True) -> tuple[MotionTrack, np.ndarray]:
     """Extract a motion track from the face in a video.
 
     Expression offsets are taken against the clip's face at rest (see _rest_face) and solved
-    into rig coefficients; pose is relative to the first frame.
+    into rig coefficients, with the eye and lip openings alongside (parametric.Describer);
+    pose is relative to the first frame.
 
     Returns:
         (track, gaze (N, 4) [right x, right y, left x, left y]).
@@ -52,22 +56,11 @@ def track_video(path: str | Path, tracker, smoothing: bool = True) -> tuple[Moti
         InputError, NoFaceError: unreadable video, no face.
     """
     motion = VideoDriver(Path(path), "first", smoothing).open(tracker)
-    ref = motion.reference.rotation
-    n = motion.frame_count or 0
-    shapes = np.empty((n, *motion.reference.shape.shape), np.float32)  # 5.7 KB a frame: the median needs them all
-    poses = []  # yaw, pitch, roll, tx, ty, scale, then gaze (right x, y, left x, y)
-    for k, frame in enumerate(motion.frames):
-        d = frame.dynamics
-        if k == len(shapes):
-            shapes = np.concatenate([shapes, np.empty_like(shapes[:max(1, len(shapes))])])
-        shapes[k] = d.shape
-        poses.append([*rotation_to_angles(d.rotation @ ref.T), *d.translation, d.scale, *d.gaze.ravel()])
-    poses = np.array(poses)
-    shapes = shapes[: len(poses)]
-    rest = _rest_face(shapes)
-    coefficients = np.concatenate([shared_rig().solve(shapes[k: k + 1000] - rest) for k in range(0, len(shapes), 1000)])
-    track = MotionTrack(float(motion.fps), coefficients, poses[:, :3], poses[:, 3:5], poses[:, 5])
-    gaze = poses[:, 6:]
+    frames = [frame.dynamics for frame in motion.frames]  # 5.7 KB a frame: the rest face needs them all
+    rest = _rest_face(np.stack([d.shape for d in frames]))
+    describe = Describer(motion.reference, motion.closed_gap, rest_shape=rest)
+    track = MotionTrack.from_rows(float(motion.fps), np.stack([describe(d) for d in frames]))
+    gaze = np.stack([d.gaze.ravel() for d in frames])
     return track, gaze
 
 
@@ -87,7 +80,8 @@ def _rows(track: MotionTrack, gaze: np.ndarray | None) -> np.ndarray:
     translation = np.zeros((n, 2)) if track.translation is None else track.translation
     scale = np.ones(n) if track.scale is None else track.scale
     gaze = np.zeros((n, 4)) if gaze is None else gaze
-    return np.column_stack([np.arange(n) / track.fps, track.angles, translation, scale, gaze, track.coefficients])
+    rows = [np.arange(n) / track.fps, track.angles, translation, scale, gaze, track.coefficients]
+    return np.column_stack(rows if track.openings is None else [*rows, track.openings])
 
 
 MOTION_SUFFIXES = (".json", ".csv")
@@ -106,14 +100,15 @@ def save_motion(track: MotionTrack, path: str | Path, gaze: np.ndarray | None = 
     """
     path = check_output(path, MOTION_SUFFIXES, inputs, kind="motion file")
     rows = np.round(_rows(track, gaze), 5)
+    columns = list(COLUMNS[: rows.shape[1]])
     if path.suffix.lower() == ".json":
-        data = {"format": FORMAT, "version": VERSION, "fps": track.fps, "columns": list(COLUMNS), "frames": rows.tolist()}
+        data = {"format": FORMAT, "version": VERSION, "fps": track.fps, "columns": columns, "frames": rows.tolist()}
         write_atomic(path, lambda tmp: tmp.write_text(json.dumps(data, separators=(",", ":"))))
     else:
         def write(tmp: Path) -> None:
             with tmp.open("w", newline="") as f:
                 w = csv.writer(f)
-                w.writerow(COLUMNS)
+                w.writerow(columns)
                 w.writerows(rows.tolist())
         write_atomic(path, write)
     return path
@@ -210,12 +205,13 @@ def _from_table(header: list[str], rows: list, fps: float, name: str, first_row:
     angles = table[:, [col["yaw"], col["pitch"], col["roll"]]]
     translation = table[:, [col["tx"], col["ty"]]] if "tx" in col and "ty" in col else None
     scale = table[:, col["scale"]] if "scale" in col else None
-    return MotionTrack(fps, np.clip(coefficients, 0, 1), angles, translation, scale)
+    openings = table[:, [col[c] for c in OPENINGS]] if all(c in col for c in OPENINGS) else None
+    return MotionTrack(fps, np.clip(coefficients, 0, 1), angles, translation, scale, openings)
 
 
 # What a head may do: beyond these the numbers are not a pose (parametric.LIMITS, per column).
 _COLUMN_LIMITS = {"yaw": "angles", "pitch": "angles", "roll": "angles", "tx": "translation", "ty": "translation",
-                  "scale": "scale"}
+                  "scale": "scale", **dict.fromkeys(OPENINGS, "openings")}
 
 
 def _check_ranges(table: np.ndarray, header: list[str], name: str, first_row: int) -> None:

@@ -113,6 +113,28 @@ def open_jaw(shape: np.ndarray, amount: float, weights: np.ndarray | None = None
     return out
 
 
+def face_extent(shape: np.ndarray) -> np.ndarray:
+    """(2,) width and height of the face oval's bounding box, in `shape`'s units."""
+    oval = shape[T.FACE_OVAL, :2]
+    return oval.max(axis=0) - oval.min(axis=0)
+
+
+def set_openings(shape: np.ndarray, eyes: np.ndarray, lips: float) -> np.ndarray:
+    """The face with each eye's mean lid gap set to `eyes` (2,) [right, left] (the lids take
+    the template's profile of gaps across the eye) and the inner-lip gap at the centre set to
+    `lips` (the jaw opens, or the lips close with the jaw kept); returns a new mesh.
+
+    Args:
+        shape: (478, 3) pose-free mesh (head frame, y down).
+        eyes: (2,) mean lid gaps, head-frame units, >= 0.
+        lips: inner-lip gap at the centre, head-frame units.
+    """
+    profile = eye_gaps(_template_shape())
+    shape = set_eye_gaps(shape, profile * (np.asarray(eyes, np.float64) / profile.mean(1))[:, None])
+    change = lips - mouth_gap(shape)
+    return open_jaw(shape, change) if change > 0 else close_lips(shape, -change)
+
+
 def close_lips(shape: np.ndarray, amount: float) -> np.ndarray:
     """Bring the lips together by `amount` head-frame units at the centre (the jaw stays):
     every inner-lip pair's gap shrinks in proportion, the upper and lower lip each moving half,

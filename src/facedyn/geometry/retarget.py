@@ -63,7 +63,7 @@ class Retargeter:
         self.source_shape = self.source_pose.to_head_frame(source_points)
         self.reference = reference
         ref = reference.shape.astype(np.float64)
-        axis = _extent(self.source_shape) / np.maximum(_extent(ref), 1e-9)
+        axis = regions.face_extent(self.source_shape) / np.maximum(regions.face_extent(ref), 1e-9)
         self._axis_scale = np.array([axis[0], axis[1], axis[0]])
         self._weights = self._region_weights()
         self._eye_weight = regions.membership(self.source_shape, regions.EYELIDS, radius=0.02)
@@ -139,7 +139,7 @@ class Retargeter:
         """Give the target the driver's eye and mouth opening, as ratios of eye width / face height."""
         drv_ratio = regions.eye_gaps(driver) / regions.eye_widths(driver)[:, None]
         shape = regions.set_eye_gaps(shape, drv_ratio * regions.eye_widths(shape)[:, None])
-        want = regions.mouth_gap(driver) / _extent(driver)[1] * _extent(shape)[1]
+        want = regions.mouth_gap(driver) / regions.face_extent(driver)[1] * regions.face_extent(shape)[1]
         return regions.open_jaw(shape, want - regions.mouth_gap(shape), self._jaw)
 
     def pose(self, frame: FaceDynamics) -> HeadPose:
@@ -168,11 +168,6 @@ def _closed_below(gap: float) -> float:
     parts closed lips by up to 0.004, a rig fit of them by up to 0.008 over its template),
     the gap itself from twice that, continuous between."""
     return gap * float(np.clip(gap / LIPS_MEET - 1.0, 0.0, 1.0))
-
-
-def _extent(shape: np.ndarray) -> np.ndarray:
-    oval = shape[T.FACE_OVAL, :2]
-    return oval.max(axis=0) - oval.min(axis=0)
 
 
 def _eye_ratio(source: np.ndarray, reference: np.ndarray, fallback: float) -> np.ndarray:

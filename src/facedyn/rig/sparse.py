@@ -167,9 +167,8 @@ def _openings_of(shape: np.ndarray, points: np.ndarray, pose: HeadPose) -> np.nd
         m68 = T.landmarks68(mesh)
         return m68[pairs[:, 1], 1] - m68[pairs[:, 0], 1]
 
-    rest = template().shape  # each eye keeps the template's profile of gaps along the lid
-    gaps = np.stack([regions.eye_gaps(rest)[k] * gap(pairs).mean() / model_gap(rest, pairs).mean()
-                     for k, pairs in enumerate(EYE_PAIRS68)])
-    shape = regions.set_eye_gaps(shape, gaps)
-    change = gap(LIP_PAIRS68).mean() - model_gap(shape, LIP_PAIRS68).mean()
-    return regions.open_jaw(shape, change) if change > 0 else regions.close_lips(shape, -change)
+    eyes = np.array([gap(pairs).mean() for pairs in EYE_PAIRS68])
+    rest = template().shape
+    eyes *= regions.eye_gaps(rest).mean(1) / np.array([model_gap(rest, pairs).mean() for pairs in EYE_PAIRS68])
+    lips = regions.mouth_gap(shape) + gap(LIP_PAIRS68).mean() - model_gap(shape, LIP_PAIRS68).mean()
+    return regions.set_openings(shape, eyes, lips)
