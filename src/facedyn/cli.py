@@ -325,6 +325,80 @@ def track(video, output, kind, smoothing) -> None:
     click.echo(f"wrote {output} ({n} frames at {fps:g} fps)")
 
 
+# -- codec ---------------------------------------------------------------------------------------
+
+@main.command()
+@click.argument("video", type=click.Path(path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="the dynamics stream (.fdyn)")
+@click.option("--bitrate", type=click.FloatRange(50, 100000), default=None,
+              help="bits per second of dynamics to fit (default: fixed --quality)")
+@click.option("--quality", type=click.IntRange(0, 63), default=32, show_default=True,
+              help="without --bitrate: 0 (finest) .. 63; each 8 doubles every step")
+@click.option("--audio", default=None, help="carry the audio as Opus, e.g. opus:12k (default: no audio)")
+@click.option("--key-seconds", type=click.FloatRange(0.1, 60), default=4.0, show_default=True,
+              help="seconds between key packets (where decoding can start)")
+@click.option("--reference", default="first", show_default=True, help="driving frame that means no change: first or an index")
+@click.option("--smoothing/--no-smoothing", default=True, show_default=True, help="One-Euro filter on the landmarks")
+def encode(video, output, bitrate, quality, audio, key_seconds, reference, smoothing) -> None:
+    """Encode the facial dynamics of VIDEO (and its audio) into a compact stream."""
+    from facedyn import codec
+    from facedyn.tracking import FaceTracker
+
+    audio_bitrate = codec.parse_audio_option(audio) if audio else None
+    check_output(output, (".fdyn",), (video,), kind="dynamics stream")
+    if reference == "auto":
+        raise click.UsageError("--reference auto needs a photo; encode with first or a frame index")
+    driver = drivers.video(video, reference, smoothing)
+    config = codec.CodecConfig(quality=quality, bitrate=bitrate, key_seconds=key_seconds)
+    bar = _Bar(output.name)
+    try:
+        with FaceTracker() as tracker:
+            result = codec.encode_motion(driver.open(tracker), output, config, audio_bitrate, progress=bar)
+    finally:
+        bar.close()
+    click.echo(f"wrote {output} ({result.frames} frames, {result.seconds:.1f} s, dynamics "
+               f"{result.dynamics_bits_per_second:.0f} bit/s at quality {result.quality}, "
+               f"every {result.stride} frame(s); {result.total_bytes} bytes)")
+
+
+@main.command()
+@click.argument("stream", type=click.Path(path_type=Path))
+@click.option("--photo", type=click.Path(path_type=Path), default=None, help="the photo to animate")
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+              help="output video: .mp4, .mov, .mkv (H.264) or .webm (VP9)")
+@click.option("--motion-out", type=click.Path(path_type=Path), default=None,
+              help="write the decoded dynamics as a motion file (.json or .csv) instead of a video")
+@click.option("--size", type=click.IntRange(128, 2048), default=512, show_default=True, help="working resolution")
+@_output_size_option
+@click.option("--face", type=click.IntRange(0), default=None, help="which face in a photo with several (0 = leftmost)")
+def decode(stream, photo, output, motion_out, size, output_size, face) -> None:
+    """Render the dynamics STREAM (.fdyn) on --photo into a video, or write them as a motion file."""
+    from facedyn import codec
+
+    if (photo is None or output is None) == (motion_out is None):
+        raise click.UsageError("give --photo and -o VIDEO, or --motion-out FILE")
+    if motion_out is not None:
+        check_output(motion_out, MOTION_SUFFIXES, (stream,), kind="motion file")
+        decoded = codec.read_stream(stream)
+        track = drivers.MotionTrack.from_rows(float(decoded.header.fps), decoded.values)
+        drivers.save_motion(track, motion_out, inputs=(stream,))
+        click.echo(f"wrote {motion_out} ({len(track)} frames at {track.fps:g} fps)")
+        return
+    _check_video_run(output, photo, stream)
+    codec.read_stream(stream)  # a damaged stream fails now, before the models load
+    _run(photo, codec.StreamDriver(stream), output, AnimatorConfig(size=size, output_size=output_size), face, True)
+
+
+@main.command()
+@click.argument("stream", type=click.Path(path_type=Path))
+def info(stream) -> None:
+    """Describe a dynamics STREAM (.fdyn): header, duration, frames, bitrates, key interval."""
+    from facedyn import codec
+
+    for key, value in codec.stream_info(stream).items():
+        click.echo(f"{key + ':':16s} {value}")
+
+
 # -- eval ----------------------------------------------------------------------------------------
 
 QUICK = {"limit": 2, "max_frames": 60, "identity_frames": 8}  # --quick: 2 files per folder, 60 frames

@@ -20,6 +20,8 @@ from facedyn.geometry import regions
 from facedyn.geometry.pose import template
 from facedyn.tracking import topology as T
 
+RIG_VERSION = 1  # bump when the basis or its calibration changes: dynamics streams name the rig they need
+
 BLENDSHAPES = (  # Live Link Face order (the order of its CSV columns), ARKit names
     "eyeBlinkLeft", "eyeLookDownLeft", "eyeLookInLeft", "eyeLookOutLeft", "eyeLookUpLeft", "eyeSquintLeft", "eyeWideLeft",
     "eyeBlinkRight", "eyeLookDownRight", "eyeLookInRight", "eyeLookOutRight", "eyeLookUpRight", "eyeSquintRight",

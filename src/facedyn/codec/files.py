@@ -1,0 +1,213 @@
+"""Dynamics streams as files (.fdyn): encode any motion with rate control and optional Opus
+audio, read one back as a driver, describe one (facedyn info)."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from facedyn.codec import bitstream as B
+from facedyn.codec import quantiser as Q
+from facedyn.codec.audio import decode_opus, encode_opus
+from facedyn.codec.stream import CodecConfig, Decoder, Encoder
+from facedyn.drivers.parametric import PARAMETERS, Describer, MotionTrack
+from facedyn.dynamics import Motion
+from facedyn.errors import InputError
+from facedyn.io.files import check_output, existing_file, write_atomic
+
+SUFFIX = ".fdyn"
+MAX_FILE_BYTES = 64 * 2**20  # an hour of dynamics and Opus at 12 kbit/s is about 6 MB
+Progress = Callable[[int, int | None], None]
+# Strides tried by rate control, and what each costs in quality units at the same quality
+# (measured on tracked faces: stride 2 keeps stride 1's error for a third fewer bits, stride
+# 3 adds half as much error again).
+STRIDE_PENALTY = {1: 0, 2: 0, 3: 5}
+
+
+@dataclass(frozen=True)
+class EncodeResult:
+    path: Path
+    frames: int
+    seconds: float
+    dynamics_bits_per_second: float  # packets of dynamics (their headers included), not the stream's header
+    total_bytes: int
+    quality: int
+    stride: int
+
+
+def motion_values(motion: Motion, progress: Progress | None = None) -> np.ndarray:
+    """(N, len(PARAMETERS)) float64 values of every frame of `motion` (consumes its frames)."""
+    describe = Describer(motion.reference, motion.closed_gap)
+    rows = []
+    for frame in motion.frames:
+        rows.append(describe(frame.dynamics))
+        if progress:
+            progress(len(rows), motion.frame_count)
+    if not rows:
+        raise InputError("the motion has no frames to encode")
+    return np.array(rows)
+
+
+def encode_values(values: np.ndarray, fps: float | Fraction, config: CodecConfig,
+                  audio: tuple[B.AudioInfo, list[bytes]] | None = None) -> tuple[bytes, Encoder]:
+    """The stream of (N, len(PARAMETERS)) values, audio interleaved a second at a time."""
+    encoder = Encoder(fps, config=config, audio=audio[0] if audio else None, frame_count=len(values))
+    out, sent = bytearray(), 0
+    per_second = round(audio[0].rate / audio[0].frame_samples) if audio else 0  # a second of audio a packet
+    for k, row in enumerate(values):
+        while audio and sent < len(audio[1]) and sent * audio[0].frame_samples <= k / encoder.fps * audio[0].rate:
+            chunk = audio[1][sent: sent + per_second]
+            out += encoder.push_audio(chunk, sent * audio[0].frame_samples)
+            sent += len(chunk)
+        out += encoder.push_values(row)
+    out += encoder.flush()
+    while audio and sent < len(audio[1]):
+        chunk = audio[1][sent: sent + per_second]
+        out += encoder.push_audio(chunk, sent * audio[0].frame_samples)
+        sent += len(chunk)
+    return bytes(out), encoder
+
+
+def fit_bitrate(values: np.ndarray, fps: float | Fraction, bitrate: float, config: CodecConfig) -> CodecConfig:
+    """`config` with the quality and stride that bring the dynamics to at most `bitrate`
+    bits per second (the finest quality, bisected; the stride by STRIDE_PENALTY), or the
+    coarsest when none does."""
+    seconds = len(values) / float(fps)
+
+    def rate(quality: int, stride: int) -> float:
+        _, encoder = encode_values(values, fps, replace(config, quality=quality, stride=stride, bitrate=None))
+        return 8 * encoder.dynamics_bytes / seconds
+
+    best = None
+    for stride, penalty in STRIDE_PENALTY.items():
+        low, high = 0, Q.QUALITY_MAX  # the finest quality within the budget lies in low..high
+        while low < high:
+            middle = (low + high) // 2
+            low, high = (low, middle) if rate(middle, stride) <= bitrate else (middle + 1, high)
+        if best is None or low + penalty < best[0]:
+            best = (low + penalty, low, stride)
+    return replace(config, quality=best[1], stride=best[2], bitrate=None)
+
+
+def encode_motion(motion: Motion, output: str | Path, config: CodecConfig | None = None,
+                  audio_bitrate: int | None = None, progress: Progress | None = None) -> EncodeResult:
+    """Write `motion` as a dynamics stream file (atomically).
+
+    Args:
+        motion: any driver's opened motion; its audio_from supplies the audio.
+        output: the .fdyn file.
+        config: quality, or bitrate (then fitted over the whole clip: fit_bitrate), key interval.
+        audio_bitrate: Opus bits per second (6000..128000), or None for no audio.
+
+    Raises:
+        InputError: an output onto an input, a bad suffix, unreadable audio.
+        OutputError: the file cannot be written.
+    """
+    path = check_output(output, (SUFFIX,), motion.inputs, kind="dynamics stream")
+    config = config or CodecConfig()
+    values = motion_values(motion, progress)
+    audio = None
+    if audio_bitrate and motion.audio_from is not None:
+        audio = encode_opus(motion.audio_from, audio_bitrate)
+    if config.bitrate is not None:
+        config = fit_bitrate(values, motion.fps, config.bitrate, config)
+    data, encoder = encode_values(values, motion.fps, config, audio)
+    write_atomic(path, lambda tmp: tmp.write_bytes(data))
+    seconds = len(values) / float(motion.fps)
+    return EncodeResult(path, len(values), seconds, 8 * encoder.dynamics_bytes / seconds, len(data),
+                        config.quality, config.stride)
+
+
+@dataclass(frozen=True)
+class DecodedStream:
+    header: B.Header
+    values: np.ndarray  # (N, len(PARAMETERS)) float64
+    audio: list[tuple[int, bytes]]  # Opus packets (time in 1/header.audio.rate s, payload)
+    packets: dict[str, int]  # packet and byte counts by kind ("key", "predicted", "audio", "*_bytes")
+
+
+def read_stream(path: str | Path) -> DecodedStream:
+    """Decode a whole .fdyn file.
+
+    Raises:
+        InputError: missing, unreadable, too large, truncated, damaged, reordered or of a
+            version this facedyn does not read; one line naming the file.
+    """
+    path = existing_file(path, "dynamics stream", f"a {SUFFIX} file")
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise InputError(f"{path.name} is larger than {MAX_FILE_BYTES // 2**20} MB; it is not a facedyn stream")
+    data = path.read_bytes()
+    decoder = Decoder(strict=True)
+    try:
+        frames = decoder.feed(data)
+        frames += decoder.finish()
+    except B.StreamError as exc:
+        raise InputError(f"{path.name}: {exc}") from None
+    if not frames:
+        raise InputError(f"{path.name} holds no frames")
+    return DecodedStream(decoder.header, np.array([f.values for f in frames]), decoder.take_audio(),
+                         _packet_counts(data, len(decoder.header.to_bytes())))
+
+
+def _packet_counts(data: bytes, offset: int) -> dict[str, int]:
+    names = {B.KEY: "key", B.PREDICTED: "predicted", B.AUDIO: "audio"}
+    counts = {f"{name}{tail}": 0 for name in names.values() for tail in ("", "_bytes")}
+    while offset < len(data):
+        packet, end = B.Packet.parse(data, offset)
+        counts[names[packet.kind]] += 1
+        counts[f"{names[packet.kind]}_bytes"] += end - offset
+        offset = end
+    return counts
+
+
+@dataclass(frozen=True)
+class StreamDriver:
+    """Drive a photo from a .fdyn file: its dynamics on the rig's face, its audio along.
+
+    Raises (at open):
+        InputError: see read_stream.
+    """
+
+    path: Path
+
+    def open(self, tracker=None, source=None) -> Motion:
+        stream = read_stream(self.path)
+        motion = MotionTrack.from_rows(float(stream.header.fps), stream.values).open()
+        motion = replace(motion, fps=stream.header.fps, inputs=(Path(self.path),))
+        if not stream.audio or stream.header.audio is None:
+            return motion
+        folder = tempfile.TemporaryDirectory(prefix="facedyn-audio-")
+        wav = decode_opus(stream.audio, stream.header.audio, Path(folder.name) / "audio.wav")
+
+        def frames() -> Iterator:
+            holder = folder  # the WAV lives as long as the frames are wanted (the writer opens it first)
+            yield from motion.frames
+            holder.cleanup()
+
+        return replace(motion, frames=frames(), audio_from=wav)
+
+
+def stream_info(path: str | Path) -> dict[str, object]:
+    """What `facedyn info` prints: the header, the duration, frames, bitrates, key interval."""
+    stream = read_stream(path)
+    h = stream.header
+    seconds = len(stream.values) / float(h.fps)
+    dynamics = stream.packets["key_bytes"] + stream.packets["predicted_bytes"]
+    info = {
+        "format": f"facedyn dynamics stream, version {B.VERSION}", "rig version": h.rig_version,
+        "fps": float(h.fps), "frames": len(stream.values), "duration s": round(seconds, 3),
+        "coded every": f"{h.stride} frame(s)", "key interval s": round(h.key_interval / float(h.fps), 3),
+        "parameters": f"{h.parameter_count} ({', '.join(PARAMETERS[:3])}, ...)",
+        "packets": f"{stream.packets['key']} key, {stream.packets['predicted']} predicted, {stream.packets['audio']} audio",
+        "dynamics bit/s": round(8 * dynamics / seconds, 1),
+        "header bytes": len(h.to_bytes()),
+        "audio": "none" if h.audio is None else f"Opus {h.audio.rate} Hz, {h.audio.channels} channel(s), "
+                                                 f"{8 * stream.packets['audio_bytes'] / seconds:.0f} bit/s",
+        "file bytes": Path(path).stat().st_size,
+    }
+    return info

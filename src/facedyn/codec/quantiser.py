@@ -1,0 +1,118 @@
+"""Quantisation of facial dynamics, per parameter group (docs/codec.md, "Quantisation").
+
+A frame is the len(PARAMETERS) numbers of drivers.parametric (head pose, 52 rig
+coefficients, eye and lip openings). Each parameter belongs to a group with one base step;
+a packet's quality index scales each step by 2 ** (share * (quality - QUALITY_UNITY) / 8),
+the share 1 but for the eyes' 0.25 and the lips' 0.5. Values reconstruct as rest + integer * step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from facedyn.drivers.parametric import LIMITS, OPENINGS, PARAMETERS, POSE_PARAMETERS
+from facedyn.rig import BLENDSHAPES
+
+
+@dataclass(frozen=True)
+class Group:
+    name: str
+    step: float  # base step, in the parameters' own units
+    dead_zone: bool  # values under one step code as 0 (coefficients rest at 0)
+    quality_share: float = 1.0  # how fully the quality scales this step (the exponent's share)
+    every_frame: bool = False  # coded on every frame, also between strides
+
+
+# Base steps balanced by rate against mesh error on tracked faces (doubling a group's step
+# saves about as many bits per unit of error added for rotation, position and expression);
+# the openings are kept finer than that measure asks, and coarsen more slowly with the
+# quality: blinks and closed lips show, and 3 parameters cost little.
+GROUPS = (
+    Group("rotation", 0.1, False),  # degrees
+    Group("position", 0.0004, False),  # face heights (tx, ty) and head size (scale)
+    Group("expression", 0.045, True),  # rig coefficients but gaze, 0..1
+    Group("gaze", 0.1, True),  # eyeLook* coefficients, 0..1
+    Group("eyes", 0.03, False, 0.25, True),  # eye openness, 1 = open as at rest
+    Group("lips", 0.0015, False, 0.5, True),  # inner-lip gap, face heights
+)
+
+
+def _group_of(name: str) -> int:
+    if name in ("yaw", "pitch", "roll"):
+        return 0
+    if name in POSE_PARAMETERS:
+        return 1
+    if name.startswith("eyeLook"):
+        return 3
+    if name in BLENDSHAPES:
+        return 2
+    return 4 if name.startswith("eyeOpen") else 5
+
+
+GROUP_OF = np.array([_group_of(name) for name in PARAMETERS])  # (len(PARAMETERS),) group index
+GROUP_MEMBERS = tuple(np.flatnonzero(GROUP_OF == g) for g in range(len(GROUPS)))  # parameter indices by group
+EVERY_FRAME = np.array([GROUPS[g].every_frame for g in GROUP_OF])
+
+
+def groups_in(full: bool) -> list[int]:
+    """The groups coded on a frame on the stride (`full`: all) or between strides."""
+    return [g for g, group in enumerate(GROUPS) if full or group.every_frame]
+
+
+QUALITY_SHARE = np.array([GROUPS[g].quality_share for g in GROUP_OF])
+DEAD_ZONE = np.array([GROUPS[g].dead_zone for g in GROUP_OF])
+# Key frames predict from rest: no turn, no move, size 1, coefficients 0, eyes open, lips closed.
+REST = np.array([1.0 if name in ("scale", *OPENINGS[:2]) else 0.0 for name in PARAMETERS])
+QUALITY_UNITY, QUALITY_MAX = 32, 63
+HYSTERESIS = 0.75  # a value keeps its previous level while within this many steps of it
+MAX_LEVEL = (1 << 22) - 1  # |integer| cap: far above any value's range at the finest steps
+
+
+def _value_range() -> tuple[np.ndarray, np.ndarray]:
+    """(low, high) (len(PARAMETERS),) each: what a frame's values may be (parametric.LIMITS)."""
+    low, high = np.empty(len(PARAMETERS)), np.empty(len(PARAMETERS))
+    for i, name in enumerate(PARAMETERS):
+        key = {0: "angles", 4: "openings", 5: "openings"}.get(int(GROUP_OF[i]))
+        if name in ("tx", "ty"):
+            key = "translation"
+        elif name == "scale":
+            key = "scale"
+        low[i], high[i] = LIMITS[key] if key else (0.0, 1.0)
+    return low, high
+
+
+LOW, HIGH = _value_range()
+
+
+def steps(base_steps: np.ndarray, quality: int) -> np.ndarray:
+    """(len(PARAMETERS),) step of each parameter for group base steps (len(GROUPS),) at `quality`."""
+    return np.asarray(base_steps, np.float64)[GROUP_OF] * 2.0 ** (QUALITY_SHARE * (quality - QUALITY_UNITY) / 8)
+
+
+def quantise(values: np.ndarray, step: np.ndarray, previous: np.ndarray | None) -> np.ndarray:
+    """Integer levels for one frame.
+
+    Args:
+        values: (len(PARAMETERS),) float frame values (clipped to LOW..HIGH).
+        step: (len(PARAMETERS),) steps.
+        previous: (len(PARAMETERS),) int64 the previous frame's levels (the prediction:
+            extrapolating the last change cost 3-12% more bits on tracked faces), or None (key frame).
+
+    Returns:
+        (len(PARAMETERS),) int64 levels; the reconstruction levels * step is within one step
+        of each value (HYSTERESIS steps, or the dead zone's one step for coefficients).
+    """
+    units = (np.clip(values, LOW, HIGH) - REST) / step
+    levels = np.rint(units)
+    if previous is not None:
+        keep = np.abs(units - previous) <= HYSTERESIS
+        levels = np.where(keep, previous, levels)
+    levels = np.where(DEAD_ZONE & (np.abs(values - REST) < step), 0, levels)
+    return np.clip(levels, -MAX_LEVEL, MAX_LEVEL).astype(np.int64)
+
+
+def dequantise(levels: np.ndarray, step: np.ndarray) -> np.ndarray:
+    """(len(PARAMETERS),) float64 values for integer levels."""
+    return REST + levels * step

@@ -1,0 +1,214 @@
+"""The dynamics codec: round trips within the quantiser's bound, streams in any chunks, loss
+and damage, rate control, files and the CLI; the decoder fuzzed."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from facedyn import codec, drivers
+from facedyn.cli import main
+from facedyn.codec import bitstream as B
+from facedyn.codec import quantiser as Q
+from facedyn.drivers.parametric import PARAMETERS
+from facedyn.errors import InputError
+from facedyn.io import probe_video
+from facedyn.tracking import topology as T
+
+
+def _values(seconds: float = 6.0, fps: int = 25, seed: int = 2) -> np.ndarray:
+    """(N, 61) lively values: imagine's motion with openings that blink and speak."""
+    rows = drivers.imagine(seconds, seed=seed, style="lively", fps=fps).rows()
+    t = np.arange(len(rows)) / fps
+    rows[:, -3] = rows[:, -2] = np.where((t % 2.3) < 0.12, 0.05, 1.0)
+    rows[:, -1] = 0.04 * np.abs(np.sin(5 * t))
+    return rows
+
+
+def _encode(values: np.ndarray, fps: float = 25, **config) -> tuple[bytes, codec.Encoder]:
+    encoder = codec.Encoder(fps, config=codec.CodecConfig(**config), frame_count=len(values))
+    return b"".join(encoder.push_values(v) for v in values) + encoder.flush(), encoder
+
+
+def _decode(data: bytes, strict: bool = True, chunk: int | None = None) -> tuple[list, codec.Decoder]:
+    decoder = codec.Decoder(strict)
+    chunks = [data] if chunk is None else [data[k: k + chunk] for k in range(0, len(data), chunk)]
+    frames = [f for c in chunks for f in decoder.feed(c)]
+    return frames + decoder.finish(), decoder
+
+
+@pytest.mark.parametrize("quality", [0, 32, 63])
+def test_round_trip_within_one_step(quality):
+    values = _values()
+    data, encoder = _encode(values, quality=quality)
+    frames, decoder = _decode(data)
+    assert [f.index for f in frames] == list(range(len(values)))
+    decoded = np.array([f.values for f in frames])
+    step = Q.steps(decoder.header.base_steps, quality)
+    assert (np.abs(decoded - np.clip(values, Q.LOW, Q.HIGH)) <= step * (1 + 1e-9)).all()
+
+
+def test_stride_interpolates_every_frame_and_codes_fewer_bits():
+    values = _values()
+    whole, full = _encode(values, quality=40)
+    half, strided = _encode(values, quality=40, stride=2)
+    frames, decoder = _decode(half)
+    assert [f.index for f in frames] == list(range(len(values))) and decoder.header.stride == 2
+    assert strided.dynamics_bytes < 0.9 * full.dynamics_bytes
+    decoded = np.array([f.values for f in frames])
+    step = Q.steps(decoder.header.base_steps, 40)
+    assert (np.abs(decoded[::2] - values[::2]) <= step * (1 + 1e-9)).all()  # the coded ones
+
+
+def test_any_chunking_decodes_the_same():
+    data, _ = _encode(_values(3.0), packet_frames=3)
+    whole = np.array([f.values for f in _decode(data)[0]])
+    for chunk in (1, 7, 1000):
+        assert np.array_equal(np.array([f.values for f in _decode(data, chunk=chunk)[0]]), whole)
+
+
+def _packets(data: bytes) -> tuple[bytes, list[bytes]]:
+    header = B.Header.parse(data)[1]
+    out, offset = [], header
+    while offset < len(data):
+        end = B.Packet.parse(data, offset)[1]
+        out.append(data[offset:end])
+        offset = end
+    return data[:header], out
+
+
+def test_a_lost_packet_skips_to_the_next_key_packet(caplog):
+    data, encoder = _encode(_values(9.0), packet_frames=5, key_seconds=2.0)
+    header, packets = _packets(data)
+    lost = b"".join([header, *packets[:3], *packets[4:]])  # packet 3 is predicted (keys every 10 packets)
+    frames, decoder = _decode(lost, strict=False)
+    indices = [f.index for f in frames]
+    assert decoder.skipped == 6 and "skipping to the next key packet" in caplog.text
+    assert indices == list(range(15)) + list(range(50, len(_values(9.0))))
+    with pytest.raises(codec.StreamError, match="missing or out of order"):
+        _decode(lost)
+    reordered = b"".join([header, packets[0], packets[2], packets[1], *packets[3:]])
+    with pytest.raises(codec.StreamError, match="missing or out of order"):
+        _decode(reordered)
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda d: d[:-3], "truncated"),
+    (lambda d: d[:20], "truncated: it ends inside its header"),
+    (lambda d: d[:100] + bytes([d[100] ^ 0x40]) + d[101:], "damaged"),
+    (lambda d: d[:4] + b"\x02" + d[5:], "version 2; this facedyn reads version 1"),
+    (lambda d: b"RIFF" + d[4:], "not a facedyn dynamics stream"),
+])
+def test_damaged_files_fail_in_one_line(tmp_path, damage, message):
+    data, _ = _encode(_values(3.0))
+    path = tmp_path / "x.fdyn"
+    path.write_bytes(damage(data))
+    with pytest.raises(InputError, match=message) as caught:
+        codec.read_stream(path)
+    assert "\n" not in str(caught.value) and "x.fdyn" in str(caught.value)
+
+
+def test_stream_rate_control_follows_the_bitrate():
+    values = _values(40.0)
+    for bitrate in (400, 1500):
+        _, encoder = _encode(values, bitrate=bitrate, key_seconds=2.0)
+        rate = 8 * encoder.dynamics_bytes / 40.0
+        assert 0.6 * bitrate < rate < 1.4 * bitrate, (bitrate, rate)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_fuzzed_streams_never_crash_the_decoder(data):
+    """Mutated, truncated and spliced streams: strict decoding raises StreamError only, live
+    decoding skips and goes on; every value that comes out is in range."""
+    stream, _ = _encode(_values(2.0, seed=data.draw(st.integers(0, 3))), packet_frames=data.draw(st.integers(1, 30)))
+    raw = bytearray(stream)
+    for _ in range(data.draw(st.integers(0, 8))):
+        position = data.draw(st.integers(0, len(raw) - 1))
+        kind = data.draw(st.sampled_from(["flip", "cut", "insert"]))
+        if kind == "flip":
+            raw[position] = data.draw(st.integers(0, 255))
+        elif kind == "cut":
+            del raw[position: position + data.draw(st.integers(1, 40))]
+        else:
+            raw[position:position] = data.draw(st.binary(max_size=40))
+        if not raw:
+            raw = bytearray(b"F")
+    for strict in (True, False):
+        try:
+            frames, _ = _decode(bytes(raw), strict=strict, chunk=data.draw(st.integers(1, 64)))
+        except codec.StreamError:
+            continue
+        for frame in frames:
+            assert frame.values.shape == (len(PARAMETERS),)
+            assert ((frame.values >= Q.LOW) & (frame.values <= Q.HIGH)).all()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=300))
+def test_random_bytes_are_refused_cleanly(blob):
+    for strict in (True, False):
+        try:
+            _decode(b"FDYN" + blob, strict=strict)
+        except codec.StreamError:
+            pass
+
+
+# -- real faces ----------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def speaker(animator, video_path):
+    """A speaking clip's dynamics as values, with its reference (the first frame)."""
+    motion = drivers.video(video_path("man_speaking_outdoors")).open(animator.tracker)
+    return motion.fps, codec.files.motion_values(motion)
+
+
+def test_one_kilobit_keeps_the_mouth_and_eyes(speaker):
+    """At 1 kbit/s, the decoded eye and lip openings follow the uncompressed ones."""
+    fps, values = speaker
+    config = codec.files.fit_bitrate(values, fps, 1000, codec.CodecConfig())
+    data, encoder = codec.files.encode_values(values, fps, config)
+    assert 8 * encoder.dynamics_bytes / (len(values) / float(fps)) <= 1000
+    decoded = np.array([f.values for f in _decode(data)[0]])
+    for k in (-3, -2, -1):
+        assert np.corrcoef(decoded[:, k], values[:, k])[0, 1] > 0.9, PARAMETERS[k]
+
+
+def test_cli_encode_info_decode(tmp_path, image_path, video_path):
+    video = video_path("man_speaking_outdoors")
+    stream, out, motion = tmp_path / "s.fdyn", tmp_path / "o.mp4", tmp_path / "m.json"
+    runner = CliRunner()
+    result = runner.invoke(main, ["encode", str(video), "-o", str(stream), "--bitrate", "800", "--audio", "opus:12k"])
+    assert result.exit_code == 0, result.output
+    info = runner.invoke(main, ["info", str(stream)])
+    assert info.exit_code == 0 and "frames:          175" in info.output and "Opus 48000 Hz" in info.output
+    result = runner.invoke(main, ["decode", str(stream), "--photo", str(image_path("woman_frontal_neutral")),
+                                  "-o", str(out), "--output-size", "256"])
+    assert result.exit_code == 0, result.output
+    written = probe_video(out)
+    assert written.frame_count == 175 and written.has_audio
+    result = runner.invoke(main, ["decode", str(stream), "--motion-out", str(motion)])
+    assert result.exit_code == 0 and len(drivers.motion(motion)) == 175
+    not_a_photo = ["decode", str(stream), "--photo", str(video), "-o", str(tmp_path / "s.mp4")]
+    for args, message in ((not_a_photo, "use a JPEG or PNG photo"),
+                          (["decode", str(stream)], "give --photo and -o VIDEO, or --motion-out"),
+                          (["encode", str(video), "-o", str(tmp_path / "x.fdyn"), "--audio", "mp3"], "opus:12k"),
+                          (["info", str(video)], "not a facedyn dynamics stream")):
+        result = runner.invoke(main, args)
+        assert result.exit_code == 2 and message in result.output, result.output
+
+
+def test_decoded_stream_opens_and_closes_the_mouth(animator, image_path, speaker):
+    """The photo's rendered geometry follows the decoded lip gap down to closed lips."""
+    fps, values = speaker
+    data, _ = codec.files.encode_values(values, fps, codec.CodecConfig(quality=48, stride=2))
+    decoded = np.array([f.values for f in _decode(data)[0]])
+    track = drivers.MotionTrack.from_rows(float(fps), decoded)
+    animation = animator.animate(animator.load_source(image_path("woman_frontal_neutral")), track)
+    mouth = [T.mouth_opening(animation.retargeter(f.dynamics)[0]) for f in itertools.islice(animation.motion.frames, 175)]
+    assert np.corrcoef(mouth, decoded[: len(mouth), -1])[0, 1] > 0.95
