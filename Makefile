@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 EVAL_STAMP := $(VENV)/.installed-eval
 TESTDATA ?= $(or $(FACEDYN_TESTDATA),../shared/testdata)
 
-.PHONY: demo test bench eval eval-quick clean
+.PHONY: demo test bench bench-codec eval eval-quick eval-codec clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -31,8 +31,14 @@ test: $(EVAL_STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/bench_animate.py
 
+bench-codec: $(STAMP)
+	$(BIN)/python bench/bench_codec.py
+
 eval: $(EVAL_STAMP)
 	$(BIN)/facedyn eval suite $(TESTDATA) --driver landmarks68 -o out/eval
+
+eval-codec: $(EVAL_STAMP)
+	$(BIN)/facedyn eval codec $(TESTDATA)/videos --max-frames 150 --identity-frames 4 -o out/eval-codec
 
 eval-quick: $(EVAL_STAMP)
 	$(BIN)/facedyn eval suite $(TESTDATA) --quick -o out/eval-quick

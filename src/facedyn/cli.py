@@ -453,6 +453,35 @@ def eval_suite(data, **opts) -> None:
     _evaluate(opts, videos=data / "videos", images=data / "images", cross_videos=data / "videos")
 
 
+@eval_group.command(name="codec")
+@click.argument("videos", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("out/eval-codec"), show_default=True,
+              help="report folder (report.json, report.md, rd_*.png plots, sheets/)")
+@click.option("--max-frames", type=click.IntRange(3), default=None, help="use at most this many frames per video")
+@click.option("--identity-frames", type=click.IntRange(1, 1000), default=8, show_default=True,
+              help="frames per clip that get a dlib descriptor")
+@click.option("--workers", type=click.IntRange(1), default=None, help="processes (default: every usable core)")
+@click.option("--pixel-codecs", default="h264,hevc,av1,vp9", show_default=True, help="pixel codecs to compare")
+def eval_codec(videos, output, max_frames, identity_frames, workers, pixel_codecs) -> None:
+    """Rate against distortion: each video's first frame rendered from its decoded dynamics
+    stream at several bitrates, against pixel codecs sending the video itself."""
+    from facedyn import eval as ev
+    from facedyn.eval import ratedistortion as rd
+
+    ev.check_installed()
+    codecs = tuple(c.strip() for c in pixel_codecs.split(",") if c.strip())
+    unknown = [c for c in codecs if c not in rd.PIXEL_CODECS]
+    if unknown:
+        raise click.UsageError(f"unknown pixel codec(s) {', '.join(unknown)}; choose from {', '.join(rd.PIXEL_CODECS)}")
+    options = ev.EvalOptions(max_frames=max_frames, identity_frames=identity_frames)
+    rate = rd.RateOptions(pixel_codecs=codecs)
+    workers = workers or len(os.sched_getaffinity(0))
+    clips = ev.find_media(videos, ev.VIDEO_SUFFIXES)
+    results = _with_bar("rate-distortion", "clip", lambda bar: rd.run_codec(clips, options, rate, workers, bar))
+    report = rd.write_codec_report(output, results, {**vars(options), **vars(rate), "workers": workers})
+    click.echo(f"wrote {report}")
+
+
 def _with_bar(desc: str, unit: str, work):
     bar = _Bar(desc, unit)
     try:
