@@ -77,7 +77,7 @@ def main() -> None:
     print(f"| stage (dynamics at {args.bitrate:g} bit/s) | frames | median ms | fps |")
     print("|---|---:|---:|---:|")
     for name, count, ms in rows:
-        label = "decode + render " + name.split()[1] if name.startswith("render") else name
+        label = f"decoded values -> frame at {name.split()[1]}" if name.startswith("render") else name
         print(f"| {label} | {count} | {ms:.3f} | {1000 / ms:.1f} |")
 
 
