@@ -57,19 +57,14 @@ def encode_values(values: np.ndarray, fps: float | Fraction, config: CodecConfig
                   audio: tuple[B.AudioInfo, list[bytes]] | None = None) -> tuple[bytes, Encoder]:
     """The stream of (N, len(PARAMETERS)) values, audio interleaved a second at a time."""
     encoder = Encoder(fps, config=config, audio=audio[0] if audio else None, frame_count=len(values))
+    info, packets = audio if audio else (None, [])
+    per_packet = round(info.rate / info.frame_samples) if info else 0  # a second of audio a packet
     out, sent = bytearray(), 0
-    per_second = round(audio[0].rate / audio[0].frame_samples) if audio else 0  # a second of audio a packet
-    for k, row in enumerate(values):
-        while audio and sent < len(audio[1]) and sent * audio[0].frame_samples <= k / encoder.fps * audio[0].rate:
-            chunk = audio[1][sent: sent + per_second]
-            out += encoder.push_audio(chunk, sent * audio[0].frame_samples)
-            sent += len(chunk)
-        out += encoder.push_values(row)
-    out += encoder.flush()
-    while audio and sent < len(audio[1]):
-        chunk = audio[1][sent: sent + per_second]
-        out += encoder.push_audio(chunk, sent * audio[0].frame_samples)
-        sent += len(chunk)
+    for k in range(len(values) + 1):  # audio up to each frame's time, then the frame; the rest at the end
+        while sent < len(packets) and (k == len(values) or sent * info.frame_samples <= k / encoder.fps * info.rate):
+            out += encoder.push_audio(packets[sent: sent + per_packet], sent * info.frame_samples)
+            sent += len(packets[sent: sent + per_packet])
+        out += encoder.push_values(values[k]) if k < len(values) else encoder.flush()
     return bytes(out), encoder
 
 
@@ -150,19 +145,7 @@ def read_stream(path: str | Path) -> DecodedStream:
         raise InputError(f"{path.name}: {exc}") from None
     if not frames:
         raise InputError(f"{path.name} holds no frames")
-    return DecodedStream(decoder.header, np.array([f.values for f in frames]), decoder.take_audio(),
-                         _packet_counts(data, len(decoder.header.to_bytes())))
-
-
-def _packet_counts(data: bytes, offset: int) -> dict[str, int]:
-    names = {B.KEY: "key", B.PREDICTED: "predicted", B.AUDIO: "audio"}
-    counts = {f"{name}{tail}": 0 for name in names.values() for tail in ("", "_bytes")}
-    while offset < len(data):
-        packet, end = B.Packet.parse(data, offset)
-        counts[names[packet.kind]] += 1
-        counts[f"{names[packet.kind]}_bytes"] += end - offset
-        offset = end
-    return counts
+    return DecodedStream(decoder.header, np.array([f.values for f in frames]), decoder.take_audio(), decoder.received)
 
 
 @dataclass(frozen=True)

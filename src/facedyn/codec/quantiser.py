@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from facedyn.drivers.parametric import LIMITS, OPENINGS, PARAMETERS, POSE_PARAMETERS
+from facedyn.drivers.parametric import LIMITS, OPENINGS, PARAMETER_LIMITS, PARAMETERS, POSE_PARAMETERS
 from facedyn.rig import BLENDSHAPES
 
 
@@ -70,20 +70,8 @@ HYSTERESIS = 0.75  # a value keeps its previous level while within this many ste
 MAX_LEVEL = (1 << 22) - 1  # |integer| cap: far above any value's range at the finest steps
 
 
-def _value_range() -> tuple[np.ndarray, np.ndarray]:
-    """(low, high) (len(PARAMETERS),) each: what a frame's values may be (parametric.LIMITS)."""
-    low, high = np.empty(len(PARAMETERS)), np.empty(len(PARAMETERS))
-    for i, name in enumerate(PARAMETERS):
-        key = {0: "angles", 4: "openings", 5: "openings"}.get(int(GROUP_OF[i]))
-        if name in ("tx", "ty"):
-            key = "translation"
-        elif name == "scale":
-            key = "scale"
-        low[i], high[i] = LIMITS[key] if key else (0.0, 1.0)
-    return low, high
-
-
-LOW, HIGH = _value_range()
+# What a frame's values may be (parametric.LIMITS): a decoder clips to these.
+LOW, HIGH = np.array([LIMITS[PARAMETER_LIMITS[n]] if n in PARAMETER_LIMITS else (0.0, 1.0) for n in PARAMETERS]).T
 
 
 def steps(base_steps: np.ndarray, quality: int) -> np.ndarray:

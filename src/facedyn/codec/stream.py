@@ -34,10 +34,10 @@ MAX_BUFFER = 1 << 21  # bytes a decoder holds while waiting for the rest of a pa
 class CodecConfig:
     """How dynamics are coded."""
 
-    quality: int = Q.QUALITY_UNITY  # 0..63: every step is scaled by 2 ** ((quality - 32) / 8); lower = finer
+    quality: int = Q.QUALITY_UNITY  # 0..63, lower = finer: each 8 doubles the steps (the openings' less)
     bitrate: float | None = None  # bits per second of dynamics to aim for: the quality then adapts at each key packet
     key_seconds: float = 4.0  # time between key packets (random access, recovery after loss), 0.1..60
-    packet_frames: int | None = None  # coded frames per packet, 1..255 (None: one second's; 1 for live streams)
+    packet_frames: int | None = None  # frames per packet, 1..255 (None: one second's; 1 for live streams)
     stride: int = 1  # code pose and expression every stride-th frame, 1..8 (the decoder interpolates; the
     # openings are coded every frame, as blinks and speech are fast): 2 saves about a quarter of the bits
 
@@ -54,6 +54,7 @@ class CodecConfig:
             raise ValueError(f"stride must be 1..8, got {self.stride}")
 
 
+_KIND_NAMES = {B.KEY: "key", B.PREDICTED: "predicted", B.AUDIO: "audio"}
 KEY_DECAY, MOVED_DECAY = 0.8, 0.45  # priors: key levels spread wide, changes cluster at 0
 CHANGED_PRIOR = (3, 1)  # a group is more often unchanged than changed from frame to frame
 
@@ -95,19 +96,17 @@ class Encoder:
             push_values().
         closed_gap: the driver's closed-lip gap (Motion.closed_gap).
         config: quality, bitrate, key and packet intervals.
-        rest_shape: (478, 3) the driver's face at rest, when known better than the reference.
         audio: the Opus audio that push_audio() will interleave, if any.
         frame_count: frames to come, written in the header (0: unknown, a live stream).
     """
 
     def __init__(self, fps: float | Fraction, reference: FaceDynamics | None = None, closed_gap: float = 0.0,
-                 config: CodecConfig | None = None, rest_shape: np.ndarray | None = None,
-                 audio: B.AudioInfo | None = None, frame_count: int = 0) -> None:
+                 config: CodecConfig | None = None, audio: B.AudioInfo | None = None, frame_count: int = 0) -> None:
         self.config = config or CodecConfig()
         self.fps = Fraction(fps).limit_denominator(1001)
         if not 1 <= self.fps <= 1000:
             raise ValueError(f"fps must be 1..1000, got {fps}")
-        self._describe = Describer(reference, closed_gap, rest_shape) if reference is not None else None
+        self._describe = Describer(reference, closed_gap) if reference is not None else None
         stride = self.config.stride
         self.key_interval = stride * max(1, min(65535 // stride, round(self.config.key_seconds * self.fps / stride)))
         self._packet_frames = self.config.packet_frames or max(1, min(255, round(self.fps)))
@@ -125,7 +124,6 @@ class Encoder:
         self._header_sent = False
         self._interval_bits = 0  # dynamics bits since the last key packet, for rate control
         self.dynamics_bytes = 0  # bytes of dynamics packets written so far
-        self.last_values: np.ndarray | None = None  # the last frame as the decoder will see it
 
     def push(self, frame: FaceDynamics) -> bytes:
         """Code one frame; returns the bytes completed by it (often none)."""
@@ -156,7 +154,7 @@ class Encoder:
         at `time` (in 1/audio.rate s). It goes out at once: dynamics packets cover up to a
         second, so a file's audio runs ahead of its dynamics by up to that."""
         if self.header.audio is None:
-            raise ValueError("this encoder was made without audio (Encoder(audio=B.AudioInfo(...)))")
+            raise ValueError("this encoder was made without audio (Encoder(audio=AudioInfo(...)))")
         if not 1 <= len(payloads) <= 255:
             raise ValueError(f"an audio packet holds 1..255 Opus packets, got {len(payloads)}")
         payload = b"".join(B.varint(len(p)) + p for p in payloads)
@@ -203,7 +201,6 @@ class Encoder:
                         self._coder.encode(int(changes[i]), m.predicted[i][m.moved[i]])
                     m.moved[i] = int(changes[i] != 0)
         self._levels = levels
-        self.last_values = Q.dequantise(levels, self._steps)
 
     def _close_packet(self) -> bytes:
         if not self._pending:
@@ -233,12 +230,14 @@ class Decoder:
     Attributes:
         header: the stream's Header once read, else None.
         skipped: packets skipped (damaged, lost, out of order or waiting for a key packet).
+        received: packets and bytes read, by kind ("key", "predicted", "audio" and "<kind>_bytes").
     """
 
     def __init__(self, strict: bool = True) -> None:
         self.strict = strict
         self.header: B.Header | None = None
         self.skipped = 0
+        self.received = {f"{kind}{tail}": 0 for kind in _KIND_NAMES.values() for tail in ("", "_bytes")}
         self._buffer = bytearray()
         self._expected_sequence: int | None = None
         self._synced = False  # a key packet has been decoded and nothing lost since
@@ -269,6 +268,8 @@ class Decoder:
             except B.StreamError as exc:
                 offset = self._damaged(offset, str(exc))
                 continue
+            self.received[_KIND_NAMES[packet.kind]] += 1
+            self.received[f"{_KIND_NAMES[packet.kind]}_bytes"] += end - offset
             frames += self._packet(packet)
             offset = end
         if offset:

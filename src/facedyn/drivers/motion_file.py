@@ -29,7 +29,16 @@ from pathlib import Path
 
 import numpy as np
 
-from facedyn.drivers.parametric import LIMITS, MAX_FPS, MIN_FPS, OPENINGS, Describer, MotionTrack, check_fps
+from facedyn.drivers.parametric import (
+    LIMITS,
+    MAX_FPS,
+    MIN_FPS,
+    OPENINGS,
+    PARAMETER_LIMITS,
+    Describer,
+    MotionTrack,
+    check_fps,
+)
 from facedyn.drivers.video import VideoDriver
 from facedyn.errors import InputError
 from facedyn.geometry import regions
@@ -209,16 +218,11 @@ def _from_table(header: list[str], rows: list, fps: float, name: str, first_row:
     return MotionTrack(fps, np.clip(coefficients, 0, 1), angles, translation, scale, openings)
 
 
-# What a head may do: beyond these the numbers are not a pose (parametric.LIMITS, per column).
-_COLUMN_LIMITS = {"yaw": "angles", "pitch": "angles", "roll": "angles", "tx": "translation", "ty": "translation",
-                  "scale": "scale", **dict.fromkeys(OPENINGS, "openings")}
-
-
 def _check_ranges(table: np.ndarray, header: list[str], name: str, first_row: int) -> None:
     for c, column in enumerate(header):
-        if column not in _COLUMN_LIMITS:
+        if column not in PARAMETER_LIMITS:
             continue
-        lo, hi = LIMITS[_COLUMN_LIMITS[column]]
+        lo, hi = LIMITS[PARAMETER_LIMITS[column]]
         bad = np.flatnonzero((table[:, c] < lo) | (table[:, c] > hi))
         if len(bad):
             r = bad[0]

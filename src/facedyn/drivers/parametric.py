@@ -151,6 +151,9 @@ POSE_PARAMETERS = ("yaw", "pitch", "roll", "tx", "ty", "scale")
 # shut); lip gap: inner-lip gap at the centre over the driver's face height, beyond closed lips.
 OPENINGS = ("eyeOpenRight", "eyeOpenLeft", "lipGap")
 PARAMETERS = (*POSE_PARAMETERS, *BLENDSHAPES, *OPENINGS)  # one frame of facial dynamics as numbers
+# Which LIMITS entry bounds each pose and opening parameter (coefficients are 0..1).
+PARAMETER_LIMITS = {"yaw": "angles", "pitch": "angles", "roll": "angles", "tx": "translation", "ty": "translation",
+                    "scale": "scale", **dict.fromkeys(OPENINGS, "openings")}
 COEFFICIENTS = slice(len(POSE_PARAMETERS), len(POSE_PARAMETERS) + len(BLENDSHAPES))  # where each part sits in a row
 OPENING_VALUES = slice(COEFFICIENTS.stop, len(PARAMETERS))
 
