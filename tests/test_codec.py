@@ -15,18 +15,20 @@ from facedyn import codec, drivers
 from facedyn.cli import main
 from facedyn.codec import bitstream as B
 from facedyn.codec import quantiser as Q
-from facedyn.drivers.parametric import PARAMETERS
+from facedyn.drivers.parametric import OPENING_VALUES, PARAMETERS
 from facedyn.errors import InputError
 from facedyn.io import probe_video
 from facedyn.tracking import topology as T
 
 
 def _values(seconds: float = 6.0, fps: int = 25, seed: int = 2) -> np.ndarray:
-    """(N, 61) lively values: imagine's motion with openings that blink and speak."""
+    """(N, 62) lively values: imagine's motion with openings that blink and speak."""
     rows = drivers.imagine(seconds, seed=seed, style="lively", fps=fps).rows()
     t = np.arange(len(rows)) / fps
-    rows[:, -3] = rows[:, -2] = np.where((t % 2.3) < 0.12, 0.05, 1.0)
-    rows[:, -1] = 0.04 * np.abs(np.sin(5 * t))
+    eyes, lips, width = (PARAMETERS.index(name) for name in ("eyeOpenRight", "lipGap", "mouthWidth"))
+    rows[:, eyes] = rows[:, eyes + 1] = np.where((t % 2.3) < 0.12, 0.05, 1.0)
+    rows[:, lips] = 0.04 * np.abs(np.sin(5 * t))
+    rows[:, width] = 1.0 - 0.1 * np.abs(np.sin(3 * t))
     return rows
 
 
@@ -113,6 +115,13 @@ def test_damaged_files_fail_in_one_line(tmp_path, damage, message):
     assert "\n" not in str(caught.value) and "x.fdyn" in str(caught.value)
 
 
+def test_an_unreachable_bitrate_gets_the_fewest_bits():
+    values = _values(10.0)
+    config = codec.files.fit_bitrate(values, 25, 20, codec.CodecConfig())
+    rates = {stride: _encode(values, quality=63, stride=stride)[1].dynamics_bytes for stride in (1, 2, 3)}
+    assert config.quality == 63 and rates[config.stride] == min(rates.values())
+
+
 def test_stream_rate_control_follows_the_bitrate():
     values = _values(40.0)
     for bitrate in (400, 1500):
@@ -175,7 +184,7 @@ def test_one_kilobit_keeps_the_mouth_and_eyes(speaker):
     data, encoder = codec.files.encode_values(values, fps, config)
     assert 8 * encoder.dynamics_bytes / (len(values) / float(fps)) <= 1000
     decoded = np.array([f.values for f in _decode(data)[0]])
-    for k in (-3, -2, -1):
+    for k in range(OPENING_VALUES.start, OPENING_VALUES.stop):
         assert np.corrcoef(decoded[:, k], values[:, k])[0, 1] > 0.9, PARAMETERS[k]
 
 
@@ -211,4 +220,5 @@ def test_decoded_stream_opens_and_closes_the_mouth(animator, image_path, speaker
     track = drivers.MotionTrack.from_rows(float(fps), decoded)
     animation = animator.animate(animator.load_source(image_path("woman_frontal_neutral")), track)
     mouth = [T.mouth_opening(animation.retargeter(f.dynamics)[0]) for f in itertools.islice(animation.motion.frames, 175)]
-    assert np.corrcoef(mouth, decoded[: len(mouth), -1])[0, 1] > 0.95
+    gap = decoded[: len(mouth), PARAMETERS.index("lipGap")]
+    assert np.corrcoef(mouth, gap)[0, 1] > 0.95

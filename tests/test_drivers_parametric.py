@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from facedyn import drivers
 from facedyn.cli import main
+from facedyn.drivers.parametric import OPENINGS
 from facedyn.drivers.pose import parse_angle
 from facedyn.errors import InputError
 from facedyn.geometry.pose import rotation_to_angles
@@ -149,7 +150,7 @@ def test_tracked_openings_follow_speech_and_blinks(animator, image_path, video_p
 
     video = video_path("man_speaking_outdoors")
     track, gaze = drivers.track_video(video, animator.tracker)
-    assert track.openings is not None and track.openings.shape == (len(track), 3)
+    assert track.openings is not None and track.openings.shape == (len(track), len(OPENINGS))
     back = drivers.motion(drivers.save_motion(track, tmp_path / "m.csv", gaze))
     assert np.allclose(back.openings, track.openings, atol=1e-4)
     source = animator.load_source(image_path("woman_frontal_neutral"))
@@ -173,7 +174,7 @@ def test_motion_files_without_openings_still_play(tmp_path):
 def test_openings_out_of_range_name_row_and_column(tmp_path):
     track = drivers.expression("a", 0.5)
     rows = track.rows()
-    rows[:, -3:] = 1.0
+    rows[:, -len(OPENINGS):] = 1.0
     rows[2, -1] = 7.0
     with pytest.raises(InputError, match="openings"):
         drivers.MotionTrack.from_rows(track.fps, rows)
@@ -182,5 +183,20 @@ def test_openings_out_of_range_name_row_and_column(tmp_path):
     text = path.read_text().splitlines()
     text[3] = text[3].rsplit(",", 1)[0] + ",5"
     path.write_text("\n".join(text))
-    with pytest.raises(InputError, match="row 4, column 'lipGap'"):
+    with pytest.raises(InputError, match="row 4, column 'mouthWidth'"):
         drivers.motion(path)
+
+
+def test_rows_play_their_openings_exactly():
+    """Each opening a row asks for is the one its face has: lid gaps, lip gap, mouth width."""
+    from facedyn.drivers.parametric import dynamics_from_row, neutral_dynamics
+    from facedyn.geometry import regions
+
+    rest = neutral_dynamics().shape.astype(np.float64)
+    row = drivers.expression("smile", 0.6).rows()[10]
+    row[-4:] = 0.3, 0.8, 0.05, 1.15
+    shape = dynamics_from_row(row).shape.astype(np.float64)
+    assert regions.eye_gaps(shape).mean(1) == pytest.approx(regions.eye_gaps(rest).mean(1) * [0.3, 0.8], rel=1e-4)
+    lips = regions.mouth_gap(rest) + 0.05 * regions.face_extent(rest)[1]
+    assert regions.mouth_gap(shape) == pytest.approx(lips, rel=1e-4)
+    assert regions.mouth_width(shape) == pytest.approx(1.15 * regions.mouth_width(rest), rel=1e-4)

@@ -78,14 +78,16 @@ def fit_bitrate(values: np.ndarray, fps: float | Fraction, bitrate: float, confi
         _, encoder = encode_values(values, fps, replace(config, quality=quality, stride=stride, bitrate=None))
         return 8 * encoder.dynamics_bytes / seconds
 
-    best = None
+    candidates = []  # (fits the budget?, score, quality, stride): fitting ones by quality, else by rate
     for stride, penalty in STRIDE_PENALTY.items():
-        low, high = 0, Q.QUALITY_MAX  # the finest quality within the budget lies in low..high
+        low, high = 0, Q.QUALITY_MAX  # the finest quality within the budget lies in low..high, if any
         while low < high:
             middle = (low + high) // 2
             low, high = (low, middle) if rate(middle, stride) <= bitrate else (middle + 1, high)
-        if best is None or low + penalty < best[0]:
-            best = (low + penalty, low, stride)
+        coarsest = rate(low, stride)
+        fits = coarsest <= bitrate
+        candidates.append((not fits, low + penalty if fits else coarsest, low, stride))
+    best = min(candidates)[1:]
     return replace(config, quality=best[1], stride=best[2], bitrate=None)
 
 

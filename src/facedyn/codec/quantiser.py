@@ -3,7 +3,7 @@
 A frame is the len(PARAMETERS) numbers of drivers.parametric (head pose, 52 rig
 coefficients, eye and lip openings). Each parameter belongs to a group with one base step;
 a packet's quality index scales each step by 2 ** (share * (quality - QUALITY_UNITY) / 8),
-the share 1 but for the eyes' 0.25 and the lips' 0.5. Values reconstruct as rest + integer * step.
+the share 1 but for the eyes' 0.25 and the lips' and mouth width's 0.5. Values reconstruct as rest + integer * step.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from facedyn.drivers.parametric import LIMITS, OPENINGS, PARAMETER_LIMITS, PARAMETERS, POSE_PARAMETERS
+from facedyn.drivers.parametric import LIMITS, PARAMETER_LIMITS, PARAMETERS, POSE_PARAMETERS
 from facedyn.rig import BLENDSHAPES
 
 
@@ -36,6 +36,7 @@ GROUPS = (
     Group("gaze", 0.1, True),  # eyeLook* coefficients, 0..1
     Group("eyes", 0.03, False, 0.25, True),  # eye openness, 1 = open as at rest
     Group("lips", 0.0015, False, 0.5, True),  # inner-lip gap, face heights
+    Group("mouth width", 0.01, False, 0.5, True),  # lip-corner distance, 1 = as at rest
 )
 
 
@@ -48,7 +49,7 @@ def _group_of(name: str) -> int:
         return 3
     if name in BLENDSHAPES:
         return 2
-    return 4 if name.startswith("eyeOpen") else 5
+    return {"eyeOpenRight": 4, "eyeOpenLeft": 4, "lipGap": 5, "mouthWidth": 6}[name]
 
 
 GROUP_OF = np.array([_group_of(name) for name in PARAMETERS])  # (len(PARAMETERS),) group index
@@ -63,8 +64,9 @@ def groups_in(full: bool) -> list[int]:
 
 QUALITY_SHARE = np.array([GROUPS[g].quality_share for g in GROUP_OF])
 DEAD_ZONE = np.array([GROUPS[g].dead_zone for g in GROUP_OF])
-# Key frames predict from rest: no turn, no move, size 1, coefficients 0, eyes open, lips closed.
-REST = np.array([1.0 if name in ("scale", *OPENINGS[:2]) else 0.0 for name in PARAMETERS])
+# Key frames predict from rest: no turn, no move, size 1, coefficients 0, eyes open, lips
+# closed, the mouth as wide as at rest.
+REST = np.array([1.0 if name in ("scale", "eyeOpenRight", "eyeOpenLeft", "mouthWidth") else 0.0 for name in PARAMETERS])
 QUALITY_UNITY, QUALITY_MAX = 32, 63
 HYSTERESIS = 0.75  # a value keeps its previous level while within this many steps of it
 MAX_LEVEL = (1 << 22) - 1  # |integer| cap: far above any value's range at the finest steps

@@ -5,7 +5,7 @@ facedyn motion format, version 1. JSON:
     {"format": "facedyn.motion", "version": 1, "fps": 30.0,
      "columns": ["time", "yaw", "pitch", "roll", "tx", "ty", "scale",
                  "gazeRightX", "gazeRightY", "gazeLeftX", "gazeLeftY", <52 ARKit names>,
-                 "eyeOpenRight", "eyeOpenLeft", "lipGap"],
+                 "eyeOpenRight", "eyeOpenLeft", "lipGap", "mouthWidth"],
      "frames": [[0.0, 0.0, ...], ...]}
 
 CSV: the same columns as a header row, one row per frame. Units: time in seconds; yaw,
@@ -14,8 +14,9 @@ the image's left, pitch > 0 up, roll > 0 clockwise); tx, ty head movement in fac
 (x right, y down); scale head size relative to the first frame; gaze* the iris centre's
 offset from the eye-corner midpoint over the eye width (information only: playback uses the
 eyeLook* coefficients); blendshapes 0..1 (rig.BLENDSHAPES); eyeOpen* each eye's lid gap
-over the driver's open eye (1 = open as at rest, 0 = shut, up to 3) and lipGap the inner-lip
-gap over the driver's face height (0 = closed), both optional (files before them play with
+over the driver's open eye (1 = open as at rest, 0 = shut, up to 3), lipGap the inner-lip
+gap over the driver's face height (0 = closed) and mouthWidth the lip-corner distance over
+the driver's at rest (1 = as at rest), all four optional (files before them play with
 the lids and lips the coefficients make). Only yaw, pitch and roll are required. No pixels.
 """
 

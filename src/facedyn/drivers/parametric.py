@@ -78,9 +78,10 @@ class MotionTrack:
         (yaw > 0 turns the face towards the image's left, pitch > 0 up, roll > 0 clockwise).
     translation: (N, 2) float head movement in face heights (x right, y down); None = still.
     scale: (N,) float head size relative to the photo (1 = same); None = 1.
-    openings: (N, 3) float OPENINGS per frame (eye openness over the driver's open eye,
-        inner-lip gap in face heights); None = as the coefficients make them. The rig
-        explains only part of real lid and lip motion: these carry them whole.
+    openings: (N, 4) float OPENINGS per frame (eye openness over the driver's open eye,
+        inner-lip gap in face heights, mouth width over the driver's at rest); None = as the
+        coefficients make them. The rig explains only part of real lid and lip motion: these
+        carry them whole.
     path: the file it was read from, if any (an output may not overwrite it).
 
     All values must be finite; angles, translation, scale and openings within LIMITS.
@@ -148,8 +149,9 @@ class MotionTrack:
 
 POSE_PARAMETERS = ("yaw", "pitch", "roll", "tx", "ty", "scale")
 # Eye openness: each eye's mean lid gap over the driver's open eye (1 = open as at rest, 0 =
-# shut); lip gap: inner-lip gap at the centre over the driver's face height, beyond closed lips.
-OPENINGS = ("eyeOpenRight", "eyeOpenLeft", "lipGap")
+# shut); lip gap: inner-lip gap at the centre over the driver's face height, beyond closed
+# lips; mouth width: lip-corner distance over the driver's at rest (1 = as at rest).
+OPENINGS = ("eyeOpenRight", "eyeOpenLeft", "lipGap", "mouthWidth")
 PARAMETERS = (*POSE_PARAMETERS, *BLENDSHAPES, *OPENINGS)  # one frame of facial dynamics as numbers
 # Which LIMITS entry bounds each pose and opening parameter (coefficients are 0..1).
 PARAMETER_LIMITS = {"yaw": "angles", "pitch": "angles", "roll": "angles", "tx": "translation", "ty": "translation",
@@ -176,6 +178,7 @@ def dynamics_from_row(row: np.ndarray) -> FaceDynamics:
         eyes = regions.eye_gaps(rest).mean(1) * np.maximum(openings[:2], 0.0)
         lips = regions.mouth_gap(rest) + max(openings[2], 0.0) * regions.face_extent(rest)[1]
         shape = regions.set_openings(shape, eyes, lips)
+        shape = regions.set_mouth_width(shape, regions.mouth_width(rest) * openings[3])
     return FaceDynamics(angles_to_rotation(*row[:3]), np.asarray(row[3:5], np.float64), float(row[5]),
                         shape.astype(np.float32))
 
@@ -184,8 +187,9 @@ class Describer:
     """Frames of facial dynamics as numbers: the inverse of MotionTrack playback.
 
     Expression is solved into rig coefficients against the driver's rest face (its mouth
-    closed and eyes open, as the retargeter takes a reference); the eye and lip openings go
-    alongside as OPENINGS, so lid and lip motion the rig cannot express is kept.
+    closed and eyes open, as the retargeter takes a reference); the eye and lip openings and
+    the mouth's width go alongside as OPENINGS, so lid and lip motion the rig cannot express
+    is kept.
 
     Args:
         reference: the driver's reference frame (Motion.reference): pose and expression are
@@ -201,6 +205,7 @@ class Describer:
         self._reference_rotation = reference.rotation
         self._open_eyes = regions.eye_gaps(self._rest).mean(1)
         self._face_height = float(regions.face_extent(self._rest)[1])
+        self._mouth_width = regions.mouth_width(self._rest)
         self._closed_gap = closed_gap
 
     def __call__(self, frame: FaceDynamics) -> np.ndarray:
@@ -210,7 +215,8 @@ class Describer:
         coefficients = shared_rig().solve(shape - self._rest)
         eyes = regions.eye_gaps(shape).mean(1) / self._open_eyes
         lips = max(regions.mouth_gap(shape) - self._closed_gap, 0.0) / self._face_height
-        openings = np.clip([*eyes, lips], *LIMITS["openings"])
+        width = regions.mouth_width(shape) / self._mouth_width
+        openings = np.clip([*eyes, lips, width], *LIMITS["openings"])
         return np.concatenate([angles, frame.translation, [frame.scale], coefficients, openings])
 
 

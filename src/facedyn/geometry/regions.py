@@ -119,6 +119,28 @@ def face_extent(shape: np.ndarray) -> np.ndarray:
     return oval.max(axis=0) - oval.min(axis=0)
 
 
+MOUTH_CORNERS = (61, 291)  # the outer lip corners, [right, left]
+
+
+def mouth_width(shape: np.ndarray) -> float:
+    """Distance between the outer lip corners in the image plane (x, y)."""
+    return float(np.linalg.norm(shape[MOUTH_CORNERS[1], :2] - shape[MOUTH_CORNERS[0], :2]))
+
+
+def set_mouth_width(shape: np.ndarray, width: float) -> np.ndarray:
+    """The face with its mouth stretched or narrowed sideways to corner distance `width`:
+    the lips scale in x about the mouth's centre, the skin around them following (the
+    corners land exactly); returns a new mesh. `shape`: (478, 3) pose-free mesh."""
+    now = mouth_width(shape)
+    if now <= 1e-9:
+        return shape.copy()
+    centre = shape[list(MOUTH_CORNERS), 0].mean()
+    follow = membership(shape, MOUTH, radius=0.04)
+    out = shape.copy()
+    out[:, 0] = centre + (shape[:, 0] - centre) * (1.0 + (width / now - 1.0) * follow)
+    return out
+
+
 def set_openings(shape: np.ndarray, eyes: np.ndarray, lips: float) -> np.ndarray:
     """The face with each eye's mean lid gap set to `eyes` (2,) [right, left] (the lids take
     the template's profile of gaps across the eye) and the inner-lip gap at the centre set to
