@@ -58,7 +58,10 @@ class Rig:
         c = self.vector(coefficients) if isinstance(coefficients, Mapping) else np.asarray(coefficients, np.float64)
         if c.shape[-1] != len(BLENDSHAPES):
             raise ValueError(f"expected (..., {len(BLENDSHAPES)}) coefficients, got {c.shape}")
-        return (c @ self._a).reshape(*c.shape[:-1], T.N_VERTICES, 3)
+        if c.ndim > 1:
+            return (c @ self._a).reshape(*c.shape[:-1], T.N_VERTICES, 3)
+        with self._threads.limit(limits=1, user_api="blas"):  # one frame: a pool would spin idle after it
+            return (c @ self._a).reshape(T.N_VERTICES, 3)
 
     def solve(self, offsets: np.ndarray) -> np.ndarray:
         """Coefficients in 0..1 whose fields best add up to `offsets` (bounded least squares,
@@ -74,8 +77,8 @@ class Rig:
         off = np.asarray(offsets, np.float64)
         if off.shape[-2:] != (T.N_VERTICES, 3):
             raise ValueError(f"expected (..., 478, 3) offsets, got {off.shape}")
-        rhs = off.reshape(-1, T.N_VERTICES * 3) @ self._a.T  # (N, 52)
         with self._threads.limit(limits=1, user_api="blas"):
+            rhs = off.reshape(-1, T.N_VERTICES * 3) @ self._a.T  # (N, 52)
             out = np.array([box_least_squares(self._gram, h) for h in rhs])
         return out.reshape(*off.shape[:-2], len(BLENDSHAPES))
 
