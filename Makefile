@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 EVAL_STAMP := $(VENV)/.installed-eval
 TESTDATA ?= $(or $(FACEDYN_TESTDATA),../shared/testdata)
 
-.PHONY: demo test bench bench-codec eval eval-quick eval-codec clean
+.PHONY: demo test bench bench-codec bench-live live-extras eval eval-quick eval-codec clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,13 @@ bench: $(STAMP)
 
 bench-codec: $(STAMP)
 	$(BIN)/python bench/bench_codec.py
+
+bench-live: $(STAMP)
+	$(BIN)/python bench/bench_live.py
+
+# The virtual webcam of facedyn live --virtual-camera.
+live-extras: $(STAMP)
+	$(BIN)/pip install --quiet -e ".[live]"
 
 eval: $(EVAL_STAMP)
 	$(BIN)/facedyn eval suite $(TESTDATA) --driver landmarks68 -o out/eval

@@ -11,7 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from facedyn.dynamics import FaceDynamics, Motion, dynamics_from_landmarks
+from facedyn.dynamics import DrivingFrame, FaceDynamics, Motion, dynamics_from_landmarks
 from facedyn.errors import InputError, NoFaceError
 from facedyn.geometry.retarget import RetargetConfig, Retargeter
 from facedyn.io import VIDEO_SUFFIXES, VideoWriter, fit_scale, fits_h264, load_image
@@ -211,14 +211,22 @@ class Animation:
 
     def __iter__(self) -> Iterator[np.ndarray]:
         for frame in self.motion.frames:
-            target, pose = self.retargeter(frame.dynamics)
-            out = self.renderer.render(target, pose, frame.image, frame.landmarks)
-            if self.config.side_by_side:
-                out = self._side_by_side(frame.image, out)
-            yield out
+            yield self.render(frame)
         if self.motion.missing_frames:
             log.warning("no face found in %d driving frame(s); they were filled from their neighbours",
                         len(self.motion.missing_frames))
+
+    def render(self, frame: DrivingFrame) -> np.ndarray:
+        """One frame of the animation from one driving frame (live sources render this way).
+
+        Returns:
+            (H, W, 3) uint8 RGB of size `frame_size`.
+        """
+        target, pose = self.retargeter(frame.dynamics)
+        out = self.renderer.render(target, pose, frame.image, frame.landmarks)
+        if self.config.side_by_side:
+            out = self._side_by_side(frame.image, out)
+        return out
 
     def _side_by_side(self, driving: np.ndarray | None, result: np.ndarray) -> np.ndarray:
         """driving | source | result, each at the result's height (the driving panel at a width

@@ -399,6 +399,214 @@ def info(stream) -> None:
         click.echo(f"{key + ':':16s} {value}")
 
 
+# -- live ----------------------------------------------------------------------------------------
+
+def _live_source_options(func):
+    options = [
+        click.option("--realtime", is_flag=True, help="a video file given as --camera plays at its own rate, frames "
+                                                      "dropped when behind (as a webcam); default: every frame"),
+        click.option("--loop", is_flag=True, help="a video file given as --camera starts again at its end"),
+        click.option("--duration", type=click.FloatRange(0.1, 86400), default=None,
+                     help="stop after this many seconds (default: Ctrl-C, the window closed, or the file's end)"),
+        click.option("--smoothing/--no-smoothing", default=True, show_default=True, help="One-Euro filter on the landmarks"),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _live_sink_options(func):
+    options = [
+        click.option("--window", is_flag=True, help="show the animated photo in a window (Esc or q stops)"),
+        click.option("--virtual-camera", is_flag=True, help="feed a virtual webcam for video calls (facedyn[live])"),
+        click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+                     help="record to this video (.mp4, .mov, .mkv, .webm), written when the run stops"),
+        click.option("--size", type=click.IntRange(128, 2048), default=512, show_default=True, help="working resolution"),
+        _output_size_option,
+        click.option("--paste-back/--no-paste-back", default=True, show_default=True,
+                     help="show the whole photo, or only the face crop (faster)"),
+        click.option("--face", type=click.IntRange(0), default=None, help="which face in a photo with several (0 = leftmost)"),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _live_link_options(func):
+    options = [
+        click.option("--key", "key_file", type=click.Path(path_type=Path), default=None,
+                     help="the shared key file (facedyn keygen)"),
+        click.option("--quality", type=click.IntRange(0, 63), default=32, show_default=True,
+                     help="codec quality: 0 (finest) .. 63"),
+        click.option("--key-seconds", type=click.FloatRange(0.1, 60), default=1.0, show_default=True,
+                     help="seconds between key packets: the longest the picture holds after a loss"),
+        click.option("--redundancy", type=click.IntRange(0, 8), default=3, show_default=True,
+                     help="earlier packets repeated in each datagram (that many losses in a row cost nothing)"),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _sinks(window: bool, virtual_camera: bool, output: Path | None, photo: Path) -> list:
+    from facedyn import live
+
+    if output is not None:
+        _check_video_run(output, photo)
+    sinks = [live.RecordingSink(output)] if output is not None else []
+    if virtual_camera:
+        sinks.append(live.VirtualCameraSink())
+    if window:
+        sinks.append(live.WindowSink(f"facedyn: {photo.name}"))
+    return sinks
+
+
+def _link(to: str | None, key_file: Path | None, quality: int, key_seconds: float, redundancy: int):
+    """(key, address, LinkConfig) to send to, checked before anything slow starts; None without `to`."""
+    from facedyn import live
+
+    if to is None:
+        return None
+    if key_file is None:
+        raise click.UsageError("sending needs --key FILE (make one with 'facedyn keygen -o key.txt')")
+    config = live.LinkConfig(quality=quality, key_seconds=key_seconds, redundancy=redundancy)
+    return live.load_key(key_file), live.parse_address(to), config
+
+
+def _sender(link, fps):
+    from facedyn import live
+
+    return None if link is None else live.StreamSender(link[0], link[1], fps, link[2])
+
+
+def _until_stopped(work):
+    """Run a live loop; Ctrl-C, SIGTERM and SIGHUP end it like its natural end (recordings kept)."""
+    try:
+        return work()
+    except (KeyboardInterrupt, Stopped):
+        click.echo("stopped", err=True)
+        return None
+
+
+@main.command()
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="the key file to create")
+def keygen(output) -> None:
+    """Make a shared key for live streams (give the same file to sender and receiver)."""
+    from facedyn import live
+
+    live.generate_key(output)
+    click.echo(f"wrote {output} (readable by you only): give the same file to the sender and the receiver, "
+               "over a channel you trust")
+
+
+@main.command(name="live")
+@click.option("--photo", required=True, type=click.Path(path_type=Path), help="the photo to animate")
+@click.option("--camera", default=None, help="webcam index (0, 1, ...) or a video file played as a camera")
+@click.option("--livelink", default=None, help="listen for the Live Link Face iPhone app on [HOST:]PORT "
+                                                "(the app's default port is 11111; host default 0.0.0.0)")
+@click.option("--livelink-from", default=None, help="accept Live Link Face packets from this address only (the phone's)")
+@click.option("--send", "send_to", default=None, help="also send the dynamics to a receiver at HOST:PORT (needs --key)")
+@_live_source_options
+@_live_sink_options
+@_live_link_options
+def live_command(photo, camera, livelink, livelink_from, send_to, realtime, loop, duration, smoothing, window,
+                 virtual_camera, output, size, output_size, paste_back, face, key_file, quality, key_seconds,
+                 redundancy) -> None:
+    """Animate --photo in real time from a webcam (or a video file), or from an iPhone."""
+    from facedyn import live
+
+    if (camera is None) == (livelink is None):
+        raise click.UsageError("give one source: --camera 0 (or a video file) or --livelink PORT")
+    if camera is None and send_to:
+        raise click.UsageError("--send works with --camera; Live Link Face can send to the receiver's machine directly")
+    link = _link(send_to, key_file, quality, key_seconds, redundancy)
+    sinks = _sinks(window, virtual_camera, output, photo)
+    if not sinks and not send_to:
+        raise click.UsageError("give somewhere for the frames to go: --window, --virtual-camera, -o VIDEO or --send")
+    check_image(photo)
+    config = AnimatorConfig(size=size, output_size=output_size, render=RenderConfig(paste_back=paste_back))
+    if camera is not None:
+        device = live.parse_camera(camera)
+        with live.Camera(device, realtime=realtime, loop=loop) as cam, Animator(config) as anim:
+            sender = _sender(link, cam.fps)
+            player = live.Player(anim, anim.load_source(photo, face=face), sinks)
+            try:
+                report = _until_stopped(lambda: live.run_camera(player, anim.tracker, cam, sender, smoothing, duration))
+            finally:
+                player.close()
+                if sender is not None:
+                    sender.close()
+    else:
+        address = live.parse_address(livelink, default_host="0.0.0.0")
+        with Animator(config) as anim:
+            player = live.Player(anim, anim.load_source(photo, face=face), sinks)
+            player.prepare_parametric()
+            receiver = live.LiveLinkReceiver(address, livelink_from)
+            click.echo(f"listening for Live Link Face on {address[0]}:{receiver.address[1]}", err=True)
+            try:
+                report = _until_stopped(lambda: live.run_livelink(player, receiver, duration))
+            finally:
+                receiver.close()
+                player.close()
+    click.echo((report or player.finish()).summary())
+
+
+@main.command()
+@click.option("--camera", required=True, help="webcam index (0, 1, ...) or a video file played as a camera")
+@click.option("--to", "send_to", required=True, help="the receiver's HOST:PORT")
+@_live_source_options
+@_live_link_options
+def send(camera, send_to, realtime, loop, duration, smoothing, key_file, quality, key_seconds, redundancy) -> None:
+    """Send the facial dynamics of a webcam (or a video file) to a receiver: only codec packets travel."""
+    from facedyn import live
+    from facedyn.tracking import FaceTracker
+
+    link = _link(send_to, key_file, quality, key_seconds, redundancy)
+    with live.Camera(live.parse_camera(camera), realtime=realtime, loop=loop) as cam, FaceTracker() as tracker:
+        with _sender(link, cam.fps) as sender:
+            bar = _Bar(f"sending to {send_to}")
+            try:
+                report = _until_stopped(lambda: live.run_sender(tracker, cam, sender, smoothing, duration,
+                                                                lambda n: bar(n, None)))
+            finally:
+                bar.close()
+            seconds = report.seconds if report else 0
+            rate = f", {8 * sender.sent_bytes / seconds / 1000:.1f} kbit/s" if seconds else ""
+    click.echo(f"sent {report.summary() if report else 'until stopped'}{rate}")
+
+
+@main.command()
+@click.option("--photo", required=True, type=click.Path(path_type=Path), help="the photo to animate")
+@click.option("--listen", required=True, help="[HOST:]PORT to listen on (host default 127.0.0.1)")
+@click.option("--key", "key_file", required=True, type=click.Path(path_type=Path), help="the shared key file")
+@click.option("--duration", type=click.FloatRange(0.1, 86400), default=None,
+              help="stop after this many seconds (default: Ctrl-C or the window closed)")
+@click.option("--max-clock-skew", type=click.FloatRange(0.1, 86400), default=30.0, show_default=True,
+              help="seconds the sender's clock may differ from this one's (older packets are replays)")
+@_live_sink_options
+def receive(photo, listen, key_file, duration, max_clock_skew, window, virtual_camera, output, size, output_size,
+            paste_back, face) -> None:
+    """Render a remote sender's stream on --photo as it arrives."""
+    from facedyn import live
+
+    sinks = _sinks(window, virtual_camera, output, photo)
+    if not sinks:
+        raise click.UsageError("give somewhere for the frames to go: --window, --virtual-camera or -o VIDEO")
+    check_image(photo)
+    key = live.load_key(key_file)
+    config = AnimatorConfig(size=size, output_size=output_size, render=RenderConfig(paste_back=paste_back))
+    with Animator(config) as anim:
+        player = live.Player(anim, anim.load_source(photo, face=face), sinks)
+        player.prepare_parametric()
+        with live.StreamReceiver(key, live.parse_address(listen), max_clock_skew) as receiver:
+            click.echo(f"listening on {receiver.address[0]}:{receiver.address[1]}", err=True)
+            try:
+                report = _until_stopped(lambda: live.run_receiver(player, receiver, duration))
+            finally:
+                player.close()
+            click.echo(f"{(report or player.finish()).summary()}; {receiver.stats.summary()}")
+
+
 # -- eval ----------------------------------------------------------------------------------------
 
 QUICK = {"limit": 2, "max_frames": 60, "identity_frames": 8}  # --quick: 2 files per folder, 60 frames
