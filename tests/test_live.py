@@ -401,6 +401,8 @@ def test_a_file_camera_gives_every_frame_or_keeps_real_time(short_clip):
     assert all(b > a for a, b in zip(slow, slow[1:], strict=False))
     with pytest.raises(InputError, match="not found"):
         live.Camera(Path("missing.mp4"))
+    with pytest.raises(InputError, match="camera 99 cannot be opened"):
+        live.Camera(99)
 
 
 def test_a_recording_keeps_the_stream_pace_over_losses(tmp_path):

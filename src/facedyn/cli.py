@@ -572,6 +572,8 @@ def send(camera, send_to, realtime, loop, duration, smoothing, key_file, quality
                 bar.close()
             seconds = report.seconds if report else 0
             rate = f", {8 * sender.sent_bytes / seconds / 1000:.1f} kbit/s" if seconds else ""
+            if sender.send_errors:
+                rate += f"; {sender.send_errors} datagrams refused (was the receiver listening?)"
     click.echo(f"sent {report.summary() if report else 'until stopped'}{rate}")
 
 
