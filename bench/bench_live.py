@@ -205,8 +205,6 @@ def latency_part(result: dict, minutes: float) -> list[str]:
 
 def loss_row(name: str, result: dict, key_frames: int) -> str:
     from facedyn.drivers.parametric import PARAMETERS
-    from facedyn.live import played
-
     gap = PARAMETERS.index("lipGap")
     got = {f.index: f.values for f in result["received"]}
     truth = {f.index: f.values for f in result["relay"].lossless_frames}
@@ -224,7 +222,6 @@ def loss_row(name: str, result: dict, key_frames: int) -> str:
     r = float(np.corrcoef(shown[ok], lossless[ok])[0, 1])
     stats = result["stats"]
     lost = 1 - len(got) / max(len(truth), 1)
-    del played
     return (f"| {name} | {len(truth)} | {100 * lost:.1f}% | {longest} ({longest / 25:.2f} s) | {key_frames} | {r:.3f} | "
             f"{stats.dropped['late']} |")
 

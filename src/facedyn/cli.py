@@ -566,7 +566,7 @@ def send(camera, send_to, realtime, loop, duration, smoothing, key_file, quality
         with _sender(link, cam.fps) as sender:
             bar = _Bar(f"sending to {send_to}")
             try:
-                report = _until_stopped(lambda: live.run_sender(tracker, cam, sender, smoothing, duration,
+                report = _until_stopped(lambda: live.run_camera(None, tracker, cam, sender, smoothing, duration,
                                                                 lambda n: bar(n, None)))
             finally:
                 bar.close()

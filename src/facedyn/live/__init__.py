@@ -18,7 +18,6 @@ from facedyn.live.session import (
     run_camera,
     run_livelink,
     run_receiver,
-    run_sender,
 )
 from facedyn.live.sinks import RecordingSink, Sink, VirtualCameraSink, WindowSink
 from facedyn.live.transport import (
@@ -35,5 +34,5 @@ __all__ = [
     "Camera", "CapturedFrame", "FaceFollower", "LinkConfig", "LinkState", "LinkStats", "LiveLinkReceiver", "LiveReport",
     "Player", "ReceivedFrame", "RecordingSink", "Sink", "StreamReceiver", "StreamSender", "VirtualCameraSink",
     "WindowSink", "build_packet", "generate_key", "load_key", "parse_address", "parse_camera", "parse_packet", "played",
-    "run_camera", "run_livelink", "run_receiver", "run_sender",
+    "run_camera", "run_livelink", "run_receiver",
 ]

@@ -152,47 +152,38 @@ def _deadline(duration: float | None) -> float:
     return time.time() + duration if duration else float("inf")
 
 
-def run_camera(player: Player, tracker: FaceTracker, camera: Camera, sender: StreamSender | None = None,
-               smoothing: bool = True, duration: float | None = None) -> LiveReport:
-    """A camera drives the photo (and, with `sender`, a remote receiver too) until the camera
-    ends, `duration` seconds pass or a sink asks to stop."""
+def run_camera(player: Player | None, tracker: FaceTracker, camera: Camera, sender: StreamSender | None = None,
+               smoothing: bool = True, duration: float | None = None,
+               progress: Callable[[int], None] | None = None) -> LiveReport:
+    """A camera drives the photo (`player`) and/or a remote receiver (`sender`) until the
+    camera ends, `duration` seconds pass or a sink asks to stop. Without a player nothing is
+    rendered here, and latency is measured to the datagram sent."""
     follower = FaceFollower(tracker, float(camera.fps), smoothing)
+    report = player.report if player is not None else LiveReport()
     describe: Describer | None = None
-    end = _deadline(duration)
+    first_face, end, started = True, _deadline(duration), time.time()
     for captured in camera:
         driving = follower(captured.image)
-        if driving is not None:
-            if player.fps is None:
-                player.prepare(follower.reference, fps=camera.fps)
-                player.start(camera.fps)
-                describe = Describer(follower.reference)
+        if driving is None:
+            if player is not None:
+                player.tick()
+        else:
+            if first_face:  # it means "no change"
+                first_face = False
+                describe = Describer(follower.reference) if sender is not None else None
+                if player is not None:
+                    player.prepare(follower.reference, fps=camera.fps)
+                    player.start(camera.fps)
             if sender is not None:
                 sender.send(describe(driving.dynamics), captured.capture_time)
-            player.show(driving, captured.index, captured.capture_time)
-        else:
-            player.tick()
-        if player.wants_stop or time.time() > end:
-            break
-    player.report.skipped, player.report.no_face = camera.dropped, follower.missing
-    return player.finish()
-
-
-def run_sender(tracker: FaceTracker, camera: Camera, sender: StreamSender, smoothing: bool = True,
-               duration: float | None = None, progress: Callable[[int], None] | None = None) -> LiveReport:
-    """A camera's dynamics go to a remote receiver, nothing rendered here."""
-    follower = FaceFollower(tracker, float(camera.fps), smoothing)
-    report, describe, end = LiveReport(), None, _deadline(duration)
-    started = time.time()
-    for captured in camera:
-        driving = follower(captured.image)
-        if driving is not None:
-            describe = describe or Describer(follower.reference)
-            sender.send(describe(driving.dynamics), captured.capture_time)
-            report.latencies.append(time.time() - captured.capture_time)
-            report.frames += 1
+            if player is not None:
+                player.show(driving, captured.index, captured.capture_time)
+            else:
+                report.latencies.append(time.time() - captured.capture_time)
+                report.frames += 1
             if progress:
                 progress(report.frames)
-        if time.time() > end:
+        if (player is not None and player.wants_stop) or time.time() > end:
             break
     report.skipped, report.no_face, report.seconds = camera.dropped, follower.missing, time.time() - started
     return report
