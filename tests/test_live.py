@@ -430,6 +430,23 @@ def test_cli_live_needs_a_source_and_a_sink(tmp_path, image_path, short_clip):
         assert result.exit_code == 2 and message in result.output, result.output
 
 
+def test_cli_live_never_records_onto_its_camera_file_or_key(tmp_path, image_path, short_clip):
+    from click.testing import CliRunner
+
+    from facedyn.cli import main
+
+    clip = tmp_path / "camera.mp4"
+    clip.write_bytes(short_clip.read_bytes())
+    key = live.generate_key(tmp_path / "key.txt")
+    before = clip.read_bytes(), key.read_bytes()
+    photo = str(image_path("woman_frontal_neutral"))
+    result = CliRunner().invoke(main, ["live", "--photo", photo, "--camera", str(clip), "-o", str(clip)])
+    assert result.exit_code == 2 and "input" in result.output, result.output
+    result = CliRunner().invoke(main, ["receive", "--photo", photo, "--listen", "9", "--key", str(key), "-o", str(key)])
+    assert result.exit_code == 2, result.output
+    assert (clip.read_bytes(), key.read_bytes()) == before
+
+
 def test_cli_live_from_a_file_camera_records(tmp_path, image_path, short_clip):
     recording = tmp_path / "live.mp4"
     run = subprocess.run([sys.executable, "-m", "facedyn.cli", "live", "--photo", image_path("woman_frontal_neutral"),

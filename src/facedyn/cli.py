@@ -448,11 +448,12 @@ def _live_link_options(func):
     return func
 
 
-def _sinks(window: bool, virtual_camera: bool, output: Path | None, photo: Path) -> list:
+def _sinks(window: bool, virtual_camera: bool, output: Path | None, photo: Path, *inputs: Path | None) -> list:
+    """The sinks asked for; a recording is checked against the photo and every other input."""
     from facedyn import live
 
     if output is not None:
-        _check_video_run(output, photo)
+        _check_video_run(output, photo, *inputs)
     sinks = [live.RecordingSink(output)] if output is not None else []
     if virtual_camera:
         sinks.append(live.VirtualCameraSink())
@@ -520,13 +521,13 @@ def live_command(photo, camera, livelink, livelink_from, send_to, realtime, loop
     if camera is None and send_to:
         raise click.UsageError("--send works with --camera; Live Link Face can send to the receiver's machine directly")
     link = _link(send_to, key_file, quality, key_seconds, redundancy)
-    sinks = _sinks(window, virtual_camera, output, photo)
+    device = live.parse_camera(camera) if camera is not None else None
+    sinks = _sinks(window, virtual_camera, output, photo, key_file, device if isinstance(device, Path) else None)
     if not sinks and not send_to:
         raise click.UsageError("give somewhere for the frames to go: --window, --virtual-camera, -o VIDEO or --send")
     check_image(photo)
     config = AnimatorConfig(size=size, output_size=output_size, render=RenderConfig(paste_back=paste_back))
     if camera is not None:
-        device = live.parse_camera(camera)
         with live.Camera(device, realtime=realtime, loop=loop) as cam, Animator(config) as anim:
             sender = _sender(link, cam.fps)
             player = live.Player(anim, anim.load_source(photo, face=face), sinks)
@@ -591,7 +592,7 @@ def receive(photo, listen, key_file, duration, max_clock_skew, window, virtual_c
     """Render a remote sender's stream on --photo as it arrives."""
     from facedyn import live
 
-    sinks = _sinks(window, virtual_camera, output, photo)
+    sinks = _sinks(window, virtual_camera, output, photo, key_file)
     if not sinks:
         raise click.UsageError("give somewhere for the frames to go: --window, --virtual-camera or -o VIDEO")
     check_image(photo)
