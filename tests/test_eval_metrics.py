@@ -213,3 +213,37 @@ def test_a_pale_lip_rim_inside_the_contour_is_not_teeth():
     image[mouth & (rows >= 98) & (rows < 104)] = (240, 238, 232)  # a row of teeth under it
     assert len(metrics.teeth_pixels(image, points)) >= 20
 
+
+
+def test_warp_tears_finds_folds_and_streaks_not_rigid_motion():
+    h, w = 200, 200
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    mask = np.ones((h, w), np.float32)
+    face = np.tile([[100.0, 100.0, 0.0]], (478, 1))
+    face[T.FACE_OVAL, :2] += 10 * np.column_stack([np.cos(np.linspace(0, 6.28, len(T.FACE_OVAL))),
+                                                    np.sin(np.linspace(0, 6.28, len(T.FACE_OVAL)))])
+    turn = np.radians(15)
+    rigid = np.stack([np.cos(turn) * xs - np.sin(turn) * ys + 5, np.sin(turn) * xs + np.cos(turn) * ys - 3], -1)
+    assert metrics.warp_tears(rigid, mask, face) == 0.0
+    streak = np.stack([xs, ys], -1)
+    streak[:40, :, 1] = 40 + (ys[:40] - 40) / 4  # the top rows drawn out 4x downwards from a thin band
+    assert metrics.warp_tears(streak, mask, face) == pytest.approx(40 / 200, abs=0.02)
+    fold = np.stack([xs, ys], -1)
+    fold[:, :30, 0] = 60 - xs[:, :30]  # mirrored: drawn twice
+    assert metrics.warp_tears(fold, mask, face) > 0.1
+    with pytest.raises(ValueError, match="expected an"):
+        metrics.warp_tears(xs, mask, face)
+
+
+def test_turns_and_turn_ratio():
+    from facedyn.geometry.pose import angles_to_rotation
+
+    start = angles_to_rotation(30, 5, 0)
+    driver = np.linspace(-20, 20, 41)
+    rotations = np.array([angles_to_rotation(0.8 * y, 0, 0) @ start for y in driver])
+    got = metrics.turns(rotations, start)
+    assert np.allclose(got[:, 0], 0.8 * driver, atol=1e-6) and np.allclose(got[:, 1:], 0, atol=1e-6)
+    assert metrics.turn_ratio(got[:, 0], driver) == pytest.approx(0.8)
+    assert np.isnan(metrics.turn_ratio(got[:, 0], driver * 0.1))  # turns under 3 degrees say nothing
+    rotations[3] = np.nan
+    assert np.isnan(metrics.turns(rotations, start)[3]).all()

@@ -11,7 +11,7 @@ from functools import partial
 import cv2
 import numpy as np
 
-from facedyn.geometry.pose import fit_head_pose
+from facedyn.geometry.pose import fit_head_pose, rotation_to_angles
 from facedyn.render.colour import LUMA, white_point
 from facedyn.tracking import topology as T
 
@@ -109,6 +109,39 @@ def head_angles(points: np.ndarray) -> np.ndarray:
         if not np.isnan(p).any():
             out[i] = fit_head_pose(p).angles
     return out
+
+
+def head_rotations(points: np.ndarray) -> np.ndarray:
+    """(N, 3, 3) head rotation per frame of (N, 478, 3) landmarks; NaN where none."""
+    out = np.full((len(points), 3, 3), np.nan)
+    for i, p in enumerate(points):
+        if not np.isnan(p).any():
+            out[i] = fit_head_pose(p).rotation
+    return out
+
+
+def turns(rotations: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """(N, 3) yaw, pitch, roll (degrees) of the turn from rotation `start` (3, 3) to each of
+    (N, 3, 3) `rotations`, in the camera's frame (how a driver's turn is applied to a photo
+    whatever its own pose); NaN where a rotation is."""
+    out = np.full((len(rotations), 3), np.nan)
+    for i, r in enumerate(rotations):
+        if np.isfinite(r).all() and np.isfinite(start).all():
+            out[i] = rotation_to_angles(r @ start.T)
+    return out
+
+
+LEAST_TURN = 3.0  # degrees: frames where the driver turns less say little about an amplitude
+
+
+def turn_ratio(output: np.ndarray, driver: np.ndarray) -> float:
+    """How far the output turns for the driver's turn: the least-squares slope through zero of
+    output on driver angles ((N,) degrees each) over the frames where the driver turns at
+    least LEAST_TURN degrees (1 = as far; NaN with under 5 such frames)."""
+    ok = np.isfinite(output) & np.isfinite(driver) & (np.abs(driver) >= LEAST_TURN)
+    if ok.sum() < 5:
+        return float("nan")
+    return float((output[ok] * driver[ok]).sum() / (driver[ok] ** 2).sum())
 
 
 def expression_signals(points: np.ndarray) -> np.ndarray:
@@ -299,3 +332,49 @@ def teeth_shift(saturations: np.ndarray, reference: float, least: int = 10) -> f
     pixels are no measure of teeth)."""
     shown = saturations[np.isfinite(saturations)]
     return float(np.median(shown) - reference) if len(shown) >= max(least, 1) else float("nan")
+
+
+TEAR_EXPANSION = 2.5  # a map that enlarges the source more than this along one direction ...
+TEAR_ANISOTROPY = 2.0  # ... and more than this times as much as across it draws streaks
+
+
+def warp_tears(warp: np.ndarray, mask: np.ndarray, face: np.ndarray) -> float:
+    """How much of the person outside the face a frame tears or spikes: the fraction of the
+    output's hair, ears, neck and shoulders where the backward map folds over (its Jacobian's
+    determinant is not positive: the picture is torn and drawn twice) or draws a few source
+    pixels out into streaks (it enlarges them more than TEAR_EXPANSION times along one
+    direction and TEAR_ANISOTROPY times more than across it: hair pulled into horns, a neck
+    drawn into vertical streaks). Squeezing is not counted: it is what a surface turning
+    away from the camera looks like. 0 = none.
+
+    Args:
+        warp: (h, w, 2) float32 backward map: each output pixel's source position (x, y) in
+            the source image's pixels (Renderer.warp_map).
+        mask: (h', w') float person mask of the source image, 1 = person.
+        face: (478, 2+) the source's landmarks in its pixels; the face oval is left out (its
+            own surface turns and foreshortens with the head).
+    """
+    if warp.ndim != 3 or warp.shape[2] != 2:
+        raise ValueError(f"expected an (h, w, 2) map, got {warp.shape}")
+    hull = np.zeros(mask.shape, np.float32)
+    cv2.fillConvexPoly(hull, cv2.convexHull(np.round(face[T.FACE_OVAL, :2]).astype(np.int32)), 1.0)
+    person = cv2.remap(mask.astype(np.float32), warp, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    in_face = cv2.remap(hull, warp, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    region = (person > 0.5) & (in_face < 0.01)
+    region[:2], region[-2:], region[:, :2], region[:, -2:] = False, False, False, False  # one-sided differences there
+    if not region.any():
+        return 0.0
+    s_max, s_min, det = _singular_values(warp)
+    drawn_out = (s_min * TEAR_EXPANSION < 1.0) & (s_max > TEAR_ANISOTROPY * s_min)
+    return float(((det <= 0) | drawn_out)[region].mean())
+
+
+def _singular_values(warp: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per pixel of an (h, w, 2) map: its Jacobian's larger and smaller singular values and
+    its determinant (source pixels per output pixel)."""
+    dy_x, dx_x = np.gradient(warp[..., 0])
+    dy_y, dx_y = np.gradient(warp[..., 1])
+    det = dx_x * dy_y - dy_x * dx_y
+    frob = dx_x ** 2 + dy_x ** 2 + dx_y ** 2 + dy_y ** 2
+    root = np.sqrt(np.maximum(frob ** 2 - 4 * det ** 2, 0.0))
+    return np.sqrt((frob + root) / 2), np.sqrt(np.maximum(frob - root, 0.0) / 2), det

@@ -121,13 +121,23 @@ def track_driver(path: Path, measurer: Measurer, options: EvalOptions) -> Driver
     return DriverClip(path, info.fps, driving, recorder.result(), samples)
 
 
-def _method_frames(animation: Animation, still: np.ndarray, warp: LandmarkWarp, driving: np.ndarray) -> dict:
+def _method_frames(animation: Animation, still: np.ndarray, warp: LandmarkWarp, driving: np.ndarray,
+                   tears: list[float]) -> dict:
+    """Per method, a maker of its frames; facedyn's also appends each frame's tears
+    (metrics.warp_tears of its map) to `tears`."""
     n = len(driving)
     return {
-        "facedyn": lambda: iter(animation),
+        "facedyn": lambda: _measuring_tears(animation, tears),
         "static": lambda: itertools.repeat(still, n),
         "landmark-warp": lambda: map(warp, driving),
     }
+
+
+def _measuring_tears(animation: Animation, tears: list[float]) -> Iterator[np.ndarray]:
+    layers = animation.source.layers
+    for frame in animation:
+        tears.append(metrics.warp_tears(animation.renderer.last_map, layers.mask, layers.landmarks))
+        yield frame
 
 
 def _animation(animator: Animator, source: Source, driver: DriverClip, reference: int, paste_back: bool) -> Animation:
@@ -176,8 +186,9 @@ def self_reenactment(path: Path, animator: Animator, measurer: Measurer, options
     still = next(itertools.islice(iter_frames(path), k, None))
     source = animator.load_source(still)
     teeth = metrics.teeth_reference(source.layers.image, source.layers.landmarks)
+    tears: list[float] = []
     makers = _method_frames(_animation(animator, source, driver, k, paste_back=True), still,
-                            LandmarkWarp(still, driver.driving[k]), driver.driving)
+                            LandmarkWarp(still, driver.driving[k]), driver.driving, tears)
     makers.update(_landmark_makers(animator, source, driver, k, True, options))
     result = ClipResult(path.stem, n, samples={"driver": [driver.samples[i] for i in sorted(driver.samples)]})
     real = driver.measures
@@ -185,6 +196,8 @@ def self_reenactment(path: Path, animator: Animator, measurer: Measurer, options
         frames = zip(itertools.islice(iter_frames(path), n), make(), strict=False)
         out, pixels, samples = _measure_against_real(frames, real, measurer, n, set(driver.samples))
         result.metrics[method] = _self_metrics(out, real, pixels, k, teeth)
+        if method == "facedyn":
+            result.metrics[method]["tears"] = max(tears, default=float("nan"))
         if method in SHEET_METHODS:
             result.samples[method] = samples
     return result
@@ -236,8 +249,9 @@ def cross_reenactment(image: Path, driver: DriverClip, animator: Animator, measu
     if not source_measures.found[0]:
         raise InputError(f"the tracker lost the face of {image.name} in its working crop")
     n = len(driver.driving)
+    tears: list[float] = []
     makers = _method_frames(_animation(animator, source, driver, 0, paste_back=False), layers.image,
-                            LandmarkWarp(layers.image, layers.landmarks, driver.driving[0]), driver.driving)
+                            LandmarkWarp(layers.image, layers.landmarks, driver.driving[0]), driver.driving, tears)
     makers.update(_landmark_makers(animator, source, driver, 0, False, options))
     result = ClipResult(f"{image.stem} <- {driver.path.stem}", n,
                         samples={"driver": [driver.samples[i] for i in sorted(driver.samples)]})
@@ -252,6 +266,8 @@ def cross_reenactment(image: Path, driver: DriverClip, animator: Animator, measu
         values = _identity(out.descriptors, source_measures.descriptors[0])
         values.update(_motion_metrics(out, driver.measures, relative_to=source_measures,
                                       teeth=metrics.teeth_reference(layers.image, layers.landmarks)))
+        if method == "facedyn":
+            values["tears"] = max(tears, default=float("nan"))
         result.metrics[method] = values
         if method in SHEET_METHODS:
             result.samples[method] = samples
@@ -289,6 +305,7 @@ def _motion_metrics(out: ClipMeasures, driver: ClipMeasures, relative_to: ClipMe
         drv_angles = drv_angles - drv_angles[np.flatnonzero(driver.found)[0]]
     for name, err in zip(("yaw_error", "pitch_error", "roll_error"), (out_angles - drv_angles).T, strict=True):
         values[name] = _mean(np.abs(err))
+    values.update(_turn_ratios(out, driver, relative_to))
     out_sig, drv_sig = out.signals, driver.signals
     for j, name in enumerate(metrics.SIGNALS):
         values[f"corr_{name}"] = metrics.correlation(out_sig[:, j], drv_sig[:, j])
@@ -301,6 +318,18 @@ def _motion_metrics(out: ClipMeasures, driver: ClipMeasures, relative_to: ClipMe
     values["jitter"] = metrics.jitter_ratio(out.mesh, driver.mesh)
     values["failures"] = float(1.0 - out.found.mean())
     return values
+
+
+def _turn_ratios(out: ClipMeasures, driver: ClipMeasures, relative_to: ClipMeasures | None) -> dict[str, float]:
+    """The output's turns over the driver's (metrics.turn_ratio), each from its start: the
+    source photo's pose (cross) or its own first frame with a face (self)."""
+    first = np.flatnonzero(driver.found)
+    if not len(first):
+        return {f"{axis}_ratio": float("nan") for axis in ("yaw", "pitch", "roll")}
+    drv_rot, out_rot = metrics.head_rotations(driver.mesh), metrics.head_rotations(out.mesh)
+    start = metrics.head_rotations(relative_to.mesh)[0] if relative_to is not None else out_rot[first[0]]
+    drv, got = metrics.turns(drv_rot, drv_rot[first[0]]), metrics.turns(out_rot, start)
+    return {f"{axis}_ratio": metrics.turn_ratio(got[:, k], drv[:, k]) for k, axis in enumerate(("yaw", "pitch", "roll"))}
 
 
 def _mean(values: np.ndarray) -> float:

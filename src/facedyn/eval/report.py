@@ -39,6 +39,12 @@ METRICS = {
     "yaw_error": Metric("yaw err", False, 2, "mean absolute yaw difference, degrees (cross: change from the first frame)"),
     "pitch_error": Metric("pitch err", False, 2, "the same for pitch"),
     "roll_error": Metric("roll err", False, 2, "the same for roll"),
+    "yaw_ratio": Metric("yaw amp", True, 2, "output's turn over the driver's, least squares on frames turning >= 3 degrees "
+                        "(1 = as far)"),
+    "pitch_ratio": Metric("pitch amp", True, 2, "the same for pitch"),
+    "roll_ratio": Metric("roll amp", True, 2, "the same for roll"),
+    "tears": Metric("tears", False, 3, "worst frame's share of hair, neck and shoulders the map folds or draws into "
+                    "streaks (facedyn only; 0 = none)"),
     "corr_eyes": Metric("r eyes", True, 2, "correlation over time of eye opening, output vs driver"),
     "corr_mouth": Metric("r mouth", True, 2, "the same for mouth opening"),
     "corr_smile": Metric("r smile", True, 2, "the same for lip-corner distance"),

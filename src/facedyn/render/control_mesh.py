@@ -1,4 +1,13 @@
-"""The control mesh: face vertices, a head/hair ring, neck/shoulder points and fixed borders."""
+"""The control mesh: the face's own surface in front of a smooth grid for everything else.
+
+Outside the face (hair, ears, the back of the head, neck, shoulders, background) a regular
+grid of points moves as one smooth field: each point is lifted onto a head proxy (an
+ellipsoid fitted behind the face mesh) and follows the head's rigid 3D motion by a weight
+that is 1 on the head and falls smoothly to 0 away from it; the neck and shoulders follow a
+fraction of it; the face outline's expression (a dropping jaw) spreads onto its surroundings.
+A regular grid with smooth weights cannot spike or tear the way sparse triangles between
+points that move by very different amounts do.
+"""
 
 from __future__ import annotations
 
@@ -10,35 +19,86 @@ from scipy.spatial import Delaunay
 from facedyn.geometry.pose import HeadPose
 from facedyn.tracking import topology as T
 
-# (scale of the face oval around the face centre, how much the points follow the head,
-#  whether each point hangs on its face-outline point rather than only on the head pose)
-RINGS = ((1.35, 1.0, True), (1.9, 0.6, False))
-NECK_FOLLOW = 0.3
+GRID_CELLS = 32  # grid cells along the working image's longer side
+HEAD_FALLOFF = (1.0, 2.0)  # the head weight falls from 1 to 0 between these ellipse radii
+NECK_FOLLOW = 0.35  # how much of the head's motion the neck just below the chin follows
+NECK_REACH = 1.5  # face heights below the chin over which the neck's following fades out
+HEAD_DEPTH = 0.45
+SPREAD = 0.12  # face heights: how far the face outline's expression spreads beyond it
 OUTER_DEPTH = 10.0  # face heights: far more than a face is deep
 IRIS_DEPTH = 1.5  # face heights: irises lie behind the lids, in front of the rest of the eye opening
-INTERIOR_DEPTH = 3.0  # face heights: Delaunay fill (eye and mouth openings, gaps) lies behind the face surface
+INTERIOR_DEPTH = 3.0  # face heights: openings (eyes, mouth) and gaps lie behind the face surface
+
+
+@dataclass(frozen=True)
+class HeadProxy:
+    """An ellipsoid for the skull and hair in the head frame (face height about 1; x right,
+    y down, z away from the camera): centre (3,) and radii (3,)."""
+
+    centre: np.ndarray
+    radii: np.ndarray
+
+    def lift(self, points: np.ndarray, pose: HeadPose) -> tuple[np.ndarray, np.ndarray]:
+        """Lift image points onto the proxy's visible side.
+
+        Args:
+            points: (N, 2) image pixels; pose: the head pose in those pixels.
+
+        Returns:
+            ((N, 3) head-frame points: where the camera's ray through each point meets the
+            ellipsoid first, or, for a ray that misses it, the ray's point nearest the centre
+            (continuous across the outline); (N,) each ray's least normalised distance from
+            the centre: < 1 on the head's outline, growing outside it).
+        """
+        start = pose.to_head_frame(np.column_stack([points, np.full(len(points), pose.translation[2])]))
+        ray = pose.rotation.T @ np.array([0.0, 0.0, 1.0])  # the camera's viewing direction, head frame
+        a, d = (start - self.centre) / self.radii, ray / self.radii
+        # |a + l d|^2 = 1: a quadratic in l; its least value is at l0 = -a.d / d.d.
+        dd = float(d @ d)
+        ad = a @ d
+        l0 = -ad / dd
+        least = np.einsum("ij,ij->i", a, a) - ad ** 2 / dd
+        root = np.sqrt(np.maximum(1.0 - least, 0.0) / dd)
+        lifted = start + (l0 - root)[:, None] * ray
+        return lifted, np.sqrt(np.maximum(least, 0.0))
+
+
+def fit_head_proxy(head: np.ndarray) -> HeadProxy:
+    """The head proxy of a pose-free face mesh ((478, 3), head frame): as wide as the face
+    outline plus the temples, from the chin to a crown above the forehead, as deep as a head
+    (about 1.2 face heights from forehead to back), its front at the forehead."""
+    oval = head[T.FACE_OVAL]
+    width = float(np.ptp(oval[:, 0]))
+    top, chin = float(oval[:, 1].min()), float(oval[:, 1].max())
+    crown = top - 0.35 * (chin - top)
+    radii = np.array([0.6 * width, (chin - crown) / 2, HEAD_DEPTH])
+    front = float(head[[10, 151, 9], 2].mean())
+    centre = np.array([float(oval[:, 0].mean()), (chin + crown) / 2, front + radii[2]])
+    return HeadProxy(centre, radii)
 
 
 @dataclass(frozen=True)
 class ControlMesh:
     """Control points and triangles, built once from the source.
 
-    points: (V, 2) float64 source positions in working pixels; the first 478 are the face mesh.
-    head_points: (V, 3) float64 positions in the source's head frame (for the non-face points).
-    follow: (V,) float how much each non-face point follows the head's rigid motion (0..1).
-    anchor: (V,) int a face vertex the point hangs on (it keeps its rigidly moved offset
-        from that vertex, so hair stays on the face outline), or -1.
-    triangles: (T, 3) int: the face mesh's own surface triangles, then Delaunay triangles of
-        `points` for everything else (eye and mouth openings, gaps, hair, background).
+    points: (V, 2) float64 source positions in working pixels; the first 478 are the face
+        mesh, the rest a regular grid over the image.
+    head_points: (V, 3) float64 positions in the source's head frame (face: its own mesh;
+        grid: lifted onto the head proxy).
+    follow: (G,) float how much each grid point follows the head's rigid motion (0..1).
+    spread: (G, K) float how the face outline's expression offsets (its K = len(FACE_OVAL)
+        vertices' departure from rigid motion) move each grid point.
+    triangles: (T, 3) int: the face mesh's own surface triangles, the iris discs, Delaunay
+        triangles of the face (eye and mouth openings), then the grid's.
     depth_bias: (T,) float added to each triangle's depth (face heights): the face surface in
-        front, its openings behind it, hair and background behind everything, the less they
-        follow the head the further back.
+        front, its openings behind it, the grid behind everything, the less it follows the
+        head the further back.
     """
 
     points: np.ndarray
     head_points: np.ndarray
     follow: np.ndarray
-    anchor: np.ndarray
+    spread: np.ndarray
     triangles: np.ndarray
     depth_bias: np.ndarray
 
@@ -52,14 +112,18 @@ class ControlMesh:
         Returns:
             ((V, 2) target points in pixels, (T,) depth, smaller nearer).
         """
-        rigid = target_pose.to_image(self.head_points)  # where each point goes if it moved with the head
-        moved = self.points + self.follow[:, None] * (rigid[:, :2] - self.points)
-        hung = self.anchor >= 0
-        base = self.anchor[hung]
-        moved[hung] = target_face[base, :2] + rigid[hung, :2] - rigid[base, :2]
-        moved[: T.N_VERTICES] = target_face[:, :2]
-        z = rigid[:, 2].copy()
-        z[: T.N_VERTICES] = target_face[:, 2]
+        n = T.N_VERTICES
+        grid = self.points[n:]
+        rigid = target_pose.to_image(self.head_points[n:])
+        outline = target_face[T.FACE_OVAL, :2] - target_pose.to_image(self.head_points[T.FACE_OVAL])[:, :2]
+        moved = np.empty_like(self.points)
+        moved[:n] = target_face[:, :2]
+        moved[n:] = grid + self.follow[:, None] * (rigid[:, :2] - grid) + self.spread @ outline
+        z = np.empty(len(self.points))
+        z[:n] = target_face[:, 2]
+        # Grid depth: the proxy's where it follows the head, the source's far plane where not.
+        far = source_pose.translation[2] + source_pose.scale
+        z[n:] = far + self.follow * (rigid[:, 2] - far)
         depth = z[self.triangles].mean(axis=1) + self.depth_bias * source_pose.scale
         return moved, depth
 
@@ -72,44 +136,85 @@ def build_control_mesh(face: np.ndarray, pose: HeadPose, size: tuple[int, int]) 
         pose: the source head pose.
         size: (height, width) of the working image.
     """
-    h, w = size
     head = pose.to_head_frame(face)
-    oval = head[T.FACE_OVAL]
-    centre = oval.mean(axis=0)
-    extra, follow, anchor = [], [], []
-    for scale, amount, hang in RINGS:
-        ring = centre + (oval - centre) * [scale, scale, 1.0]
-        ring[:, 2] = oval[:, 2].mean()  # the head's outline lies about as deep as the face's sides
-        extra.append(ring[::2])
-        follow += [amount] * len(ring[::2])
-        anchor += list(T.FACE_OVAL[::2]) if hang else [-1] * len(ring[::2])
-    chin = head[T.CHIN]
-    width = np.ptp(oval[:, 0])
-    neck = np.array([
-        [centre[0] + dx * width, chin[1] + dy, chin[2] + 0.2] for dy in (0.35, 0.8) for dx in (-0.9, -0.4, 0, 0.4, 0.9)
-    ])
-    extra.append(neck)
-    follow += [NECK_FOLLOW] * len(neck)
-    anchor += [-1] * len(neck)
-    extra_head = np.concatenate(extra)
-    extra_img = pose.to_image(extra_head)[:, :2]
-
-    border = border_points(h, w)
-    border_head = pose.to_head_frame(np.column_stack([border, np.full(len(border), pose.translation[2] + pose.scale)]))
-    points = np.concatenate([face[:, :2], extra_img, border])
-    head_points = np.concatenate([head, extra_head, border_head])
-    follow_all = np.concatenate([np.zeros(T.N_VERTICES), follow, np.zeros(len(border))])
-    anchor_all = np.concatenate([np.full(T.N_VERTICES, -1), anchor, np.full(len(border), -1)]).astype(np.int64)
-    # Points outside the image are pulled inside the border so the triangulation stays valid.
-    points[T.N_VERTICES:-len(border)] = np.clip(points[T.N_VERTICES:-len(border)], [1, 1], [w - 2, h - 2])
+    grid, grid_triangles = _grid(size)
+    proxy = fit_head_proxy(head)
+    lifted, reach = proxy.lift(grid, pose)
+    flat = pose.to_head_frame(np.column_stack([grid, np.full(len(grid), pose.translation[2])]))
+    spread = _outline_spread(flat, head)
+    lifted = _meet_outline(lifted, spread, proxy, head, pose)
+    follow = np.maximum(_falloff(reach, *HEAD_FALLOFF), _neck_follow(flat, head))
+    # The image's edge stays put, so the map covers every pixel.
+    edge = (grid[:, 0] < 0) | (grid[:, 1] < 0) | (grid[:, 0] > size[1] - 1) | (grid[:, 1] > size[0] - 1)
+    follow[edge] = 0.0
+    spread[edge] = 0.0
+    n = T.N_VERTICES
+    points = np.concatenate([face[:, :2], grid])
+    head_points = np.concatenate([head, lifted])
     # The face uses its own 3D surface topology, so parts hidden in the photo unfold in order
-    # when the head turns; Delaunay triangles fill the rest and any hole behind the surface.
+    # when the head turns; Delaunay triangles of the face fill its openings behind it.
     surface = T.face_triangles()
     irises = _iris_discs()
-    fill = Delaunay(points).simplices.astype(np.int64)
-    triangles = np.concatenate([surface, irises, fill])
-    bias = np.concatenate([np.zeros(len(surface)), np.full(len(irises), IRIS_DEPTH), _fill_depth(points, fill, follow_all)])
-    return ControlMesh(points, head_points, follow_all, anchor_all, triangles, bias)
+    openings = Delaunay(face[:, :2]).simplices.astype(np.int64)
+    grid_triangles = grid_triangles + n
+    triangles = np.concatenate([surface, irises, openings, grid_triangles])
+    bias = np.concatenate([np.zeros(len(surface)), np.full(len(irises), IRIS_DEPTH), np.full(len(openings), INTERIOR_DEPTH),
+                           OUTER_DEPTH + 1.0 - follow[grid_triangles - n].min(axis=1)])
+    return ControlMesh(points, head_points, follow, spread, triangles, bias)
+
+
+def _meet_outline(lifted: np.ndarray, spread: np.ndarray, proxy: HeadProxy, head: np.ndarray,
+                  pose: HeadPose) -> np.ndarray:
+    """Grid points near the face outline moved along their rays to the outline's own depth,
+    so the skin and hair just outside the face turn with it (no gap opens at its edge), and
+    further out onto the proxy."""
+    outline = head[T.FACE_OVAL]
+    on_proxy, _ = proxy.lift(pose.to_image(outline)[:, :2], pose)
+    ray = pose.rotation.T @ np.array([0.0, 0.0, 1.0])
+    along = spread @ ((outline[:, 2] - on_proxy[:, 2]) / ray[2])
+    return lifted + along[:, None] * ray
+
+
+def _grid(size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """((G, 2) points of a regular grid reaching just outside an image of (height, width),
+    (2 * cells, 3) int its triangles)."""
+    h, w = size
+    step = max(h, w) / GRID_CELLS
+    nx, ny = int(np.ceil((w + 8) / step)) + 1, int(np.ceil((h + 8) / step)) + 1
+    xs, ys = np.linspace(-4.0, w + 3.0, nx), np.linspace(-4.0, h + 3.0, ny)
+    gx, gy = np.meshgrid(xs, ys)
+    idx = np.arange(nx * ny).reshape(ny, nx)
+    a, b, c, d = idx[:-1, :-1].ravel(), idx[:-1, 1:].ravel(), idx[1:, :-1].ravel(), idx[1:, 1:].ravel()
+    triangles = np.concatenate([np.stack([a, b, d], 1), np.stack([a, d, c], 1)]).astype(np.int64)
+    return np.column_stack([gx.ravel(), gy.ravel()]), triangles
+
+
+def _falloff(x: np.ndarray, inner: float, outer: float) -> np.ndarray:
+    """1 up to `inner`, a smoothstep down to 0 at `outer`."""
+    t = np.clip((outer - x) / (outer - inner), 0.0, 1.0)
+    return t * t * (3.0 - 2.0 * t)
+
+
+def _neck_follow(flat: np.ndarray, head: np.ndarray) -> np.ndarray:
+    """(G,) how much each point below the chin follows the head: NECK_FOLLOW just under it,
+    fading out over NECK_REACH face heights down and a face width to each side."""
+    oval = head[T.FACE_OVAL]
+    chin, width = float(oval[:, 1].max()), float(np.ptp(oval[:, 0]))
+    below = flat[:, 1] - chin
+    down = _falloff(below, 0.0, NECK_REACH) * (below > -0.5)
+    side = _falloff(np.abs(flat[:, 0] - oval[:, 0].mean()), 0.5 * width, 1.5 * width)
+    return NECK_FOLLOW * down * side
+
+
+def _outline_spread(flat: np.ndarray, head: np.ndarray) -> np.ndarray:
+    """(G, K) weights spreading the K face-outline vertices' expression offsets onto the grid:
+    an inverse-distance blend of the nearest outline vertices, fading out SPREAD face heights
+    away from the outline (inside the face the surface covers the grid anyway)."""
+    oval = head[T.FACE_OVAL, :2]
+    dist = np.linalg.norm(flat[:, None, :2] - oval[None], axis=2)  # (G, K)
+    weights = np.exp(-((dist - dist.min(axis=1, keepdims=True)) / (0.5 * SPREAD)) ** 2)
+    weights /= weights.sum(axis=1, keepdims=True)
+    return weights * _falloff(dist.min(axis=1), 0.0, 2.0 * SPREAD)[:, None]
 
 
 def border_points(h: int, w: int, per_side: int = 6) -> np.ndarray:
@@ -131,15 +236,3 @@ def _iris_discs() -> np.ndarray:
         rim = iris[1:]
         fans += [(iris[0], rim[k], rim[(k + 1) % 4]) for k in range(4)]
     return np.array(fans, dtype=np.int64)
-
-
-def _fill_depth(points: np.ndarray, triangles: np.ndarray, follow: np.ndarray) -> np.ndarray:
-    """Depth bias of the Delaunay triangles: all behind the face surface."""
-    bias = np.full(len(triangles), INTERIOR_DEPTH)
-    # Triangles touching non-face points (hair, neck, background) lie behind every face
-    # triangle whatever the pose, and the less they follow the head the further back.
-    is_face = np.arange(len(points)) < T.N_VERTICES
-    outer = ~is_face[triangles].all(axis=1)
-    bias[outer] += OUTER_DEPTH + (1.0 - follow[triangles].min(axis=1)[outer])
-    return bias
-

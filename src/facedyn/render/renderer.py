@@ -63,6 +63,9 @@ class Renderer:
                                  config.fold_shading)
         self._closings = prepare_closings(self._canvas, layers.landmarks[:, :2] * self._factor)
         self._interior = MouthInterior(self._canvas, layers.landmarks[:, :2] * self._factor)
+        # (h, w, 2) the backward map of the last frame drawn, in working pixels (the evaluation
+        # measures tears on it); None before the first.
+        self.last_map: np.ndarray | None = None
 
     @property
     def output_size(self) -> tuple[int, int]:
@@ -107,11 +110,10 @@ class Renderer:
         unfolded = unfold(head, self._rest_head, pinned=OPENINGS)
         if unfolded is not head:
             target, head = pose.to_image(unfolded), unfolded
-        warp = self.warp_map(target, pose)
+        warp = self.last_map = self.warp_map(target, pose)
         if self._factor != 1.0:
             h, w = self._canvas.shape[:2]
-            warp = cv2.resize(warp, (w, h), interpolation=cv2.INTER_LINEAR)
-            warp *= self._factor
+            warp = cv2.resize(warp, (w, h), interpolation=cv2.INTER_LINEAR) * self._factor
         person = cv2.remap(self._canvas, warp, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         alpha = cv2.remap(self._mask, warp, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         out = cv2.blendLinear(person, self._plate, alpha, 1.0 - alpha)
