@@ -57,8 +57,7 @@ def run_pair(anim: Animator, source, video: Path, tracker: FaceTracker) -> dict:
         frames.append(animation.renderer.render(target, pose, frame.image, frame.landmarks))
         drv.append(fit_head_pose(frame.landmarks).rotation)
         asked.append(pose.rotation)
-        warp = animation.renderer.warp_map(target, pose)
-        tears.append(warp_tears(warp, layers.mask, layers.landmarks))
+        tears.append(warp_tears(animation.renderer.last_map, layers.mask, layers.landmarks))
     start = layers.pose.rotation
     drv, asked = turns(np.array(drv), drv[0]), turns(np.array(asked), start)
     out = turns(tracked_rotations(frames, tracker), start)

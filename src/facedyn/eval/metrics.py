@@ -104,10 +104,10 @@ def top_class_agreement(p: np.ndarray, q: np.ndarray) -> float:
 def head_angles(points: np.ndarray) -> np.ndarray:
     """(N, 478, 3) landmarks -> (N, 3) (yaw, pitch, roll) degrees; NaN rows stay NaN.
     Yaw > 0: face turned towards the image's left; pitch > 0: up; roll > 0: clockwise."""
+    rotations = head_rotations(points)
     out = np.full((len(points), 3), np.nan)
-    for i, p in enumerate(points):
-        if not np.isnan(p).any():
-            out[i] = fit_head_pose(p).angles
+    for i in np.flatnonzero(np.isfinite(rotations).all(axis=(1, 2))):
+        out[i] = rotation_to_angles(rotations[i])
     return out
 
 

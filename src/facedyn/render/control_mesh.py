@@ -23,7 +23,7 @@ GRID_CELLS = 32  # grid cells along the working image's longer side
 HEAD_FALLOFF = (1.0, 2.0)  # the head weight falls from 1 to 0 between these ellipse radii
 NECK_FOLLOW = 0.35  # how much of the head's motion the neck just below the chin follows
 NECK_REACH = 1.5  # face heights below the chin over which the neck's following fades out
-HEAD_DEPTH = 0.45
+HEAD_DEPTH = 0.45  # face heights: the proxy's depth radius (deeper turns hair more, but sinks a quiff on nods)
 SPREAD = 0.12  # face heights: how far the face outline's expression spreads beyond it
 OUTER_DEPTH = 10.0  # face heights: far more than a face is deep
 IRIS_DEPTH = 1.5  # face heights: irises lie behind the lids, in front of the rest of the eye opening
@@ -177,7 +177,7 @@ def _meet_outline(lifted: np.ndarray, spread: np.ndarray, proxy: HeadProxy, head
 
 def _grid(size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """((G, 2) points of a regular grid reaching just outside an image of (height, width),
-    (2 * cells, 3) int its triangles)."""
+    (2 per cell, 3) int its triangles)."""
     h, w = size
     step = max(h, w) / GRID_CELLS
     nx, ny = int(np.ceil((w + 8) / step)) + 1, int(np.ceil((h + 8) / step)) + 1

@@ -113,7 +113,8 @@ class Renderer:
         warp = self.last_map = self.warp_map(target, pose)
         if self._factor != 1.0:
             h, w = self._canvas.shape[:2]
-            warp = cv2.resize(warp, (w, h), interpolation=cv2.INTER_LINEAR) * self._factor
+            warp = cv2.resize(warp, (w, h), interpolation=cv2.INTER_LINEAR)
+            warp *= self._factor
         person = cv2.remap(self._canvas, warp, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         alpha = cv2.remap(self._mask, warp, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         out = cv2.blendLinear(person, self._plate, alpha, 1.0 - alpha)
