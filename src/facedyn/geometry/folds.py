@@ -7,17 +7,22 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
+from scipy import sparse
 
 from facedyn.tracking import topology as T
 
 
 @lru_cache(maxsize=1)
-def _neighbours() -> tuple[np.ndarray, np.ndarray]:
-    """(E, 2) int edges of the mesh surface, both directions, and (478,) neighbour counts."""
+def _neighbours() -> tuple[np.ndarray, sparse.csr_matrix]:
+    """(E, 2) int edges of the mesh surface, both directions, and the (478, 478) sparse
+    operator that averages each vertex's neighbours."""
     tris = T.face_triangles()
     edges = np.concatenate([tris[:, [0, 1]], tris[:, [1, 2]], tris[:, [2, 0]]])
     edges = np.unique(np.concatenate([edges, edges[:, ::-1]]), axis=0)
-    return edges, np.bincount(edges[:, 0], minlength=T.N_VERTICES)
+    counts = np.bincount(edges[:, 0], minlength=T.N_VERTICES)
+    weights = 1.0 / np.maximum(counts, 1)[edges[:, 0]]
+    mean = sparse.csr_matrix((weights, (edges[:, 0], edges[:, 1])), shape=(T.N_VERTICES, T.N_VERTICES))
+    return edges, mean
 
 
 def signed_areas(shape: np.ndarray) -> np.ndarray:
@@ -68,7 +73,7 @@ def unfold(shape: np.ndarray, rest: np.ndarray, max_iterations: int = 60, pinned
     Returns:
         (478, 3) float array: `shape` itself when nothing is folded, else a new mesh.
     """
-    edges, counts = _neighbours()
+    edges, neighbour_mean = _neighbours()
     tris = T.face_triangles()
     moves = (shape - rest).astype(np.float64)
     before = signed_areas(rest)
@@ -85,9 +90,7 @@ def unfold(shape: np.ndarray, rest: np.ndarray, max_iterations: int = 60, pinned
             touched[edges[touched[edges[:, 0]], 1]] = True
         if pinned is not None:
             touched[pinned] = False
-        mean = np.zeros_like(moves)
-        np.add.at(mean, edges[:, 0], moves[edges[:, 1]])
-        mean /= np.maximum(counts, 1)[:, None]
+        mean = neighbour_mean @ moves
         moves[touched] = 0.5 * moves[touched] + 0.5 * mean[touched]
     return (rest + moves).astype(shape.dtype)
 

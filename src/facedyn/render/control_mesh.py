@@ -12,6 +12,7 @@ points that move by very different amounts do.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from scipy.spatial import Delaunay
@@ -101,6 +102,11 @@ class ControlMesh:
     spread: np.ndarray
     triangles: np.ndarray
     depth_bias: np.ndarray
+
+    @cached_property
+    def backdrop(self) -> int:
+        """Index of the first grid triangle: the grid comes last and lies behind the rest."""
+        return len(self.triangles) - int((self.triangles >= T.N_VERTICES).all(axis=1).sum())
 
     def move(self, target_face: np.ndarray, target_pose: HeadPose, source_pose: HeadPose) -> tuple[np.ndarray, np.ndarray]:
         """Target positions of all control points and per-triangle depth.

@@ -17,6 +17,8 @@ def backward_map(
     size: tuple[int, int],
     step: int = 2,
     exact: Sequence[tuple[int, int, int, int]] = (),
+    backdrop: int | None = None,
+    backdrop_step: int = 8,
 ) -> np.ndarray:
     """Per-pixel source coordinates for a triangle mesh moved from `src` to `dst`.
 
@@ -26,7 +28,9 @@ def backward_map(
     is lost), all with array operations: no loop over triangles or pixels. Where the map
     jumps (two lips or lids that meet: between them the source's opening is squeezed to
     nothing) resizing would blend across the jump and smear the opening over the seam, so the
-    `exact` boxes are rasterised at every pixel.
+    `exact` boxes are rasterised at every pixel. A smooth backdrop that lies behind every other
+    triangle (the control mesh's grid) is rasterised on a still coarser grid first, and the
+    rest over it: most of the image is backdrop, and a smooth map loses nothing coarser.
 
     Args:
         dst: (V, 2) float target vertex positions, pixels (x right, y down).
@@ -36,6 +40,9 @@ def backward_map(
         size: (height, width) of the output map.
         step: grid step in pixels (1 = exact, 2..4 faster).
         exact: (x0, y0, x1, y1) output boxes (x1, y1 exclusive) mapped at every pixel.
+        backdrop: index of the first backdrop triangle: `triangles[backdrop:]` lie behind all
+            the others whatever their depth; None: no backdrop.
+        backdrop_step: the backdrop's grid step in pixels (used as at least `step`).
 
     Returns:
         (height, width, 2) float32 map of source (x, y) for cv2.remap; pixels covered by no
@@ -47,12 +54,17 @@ def backward_map(
     order = np.argsort(depth, kind="stable")
     rank = np.empty(len(order), dtype=np.int32)
     rank[order] = np.arange(len(order), dtype=np.int32)
-    grid = _rasterize(dst, src, triangles, rank, size, step)
+    if backdrop is None:
+        grid = _rasterize(dst, src, triangles, rank, size, step)
+    else:
+        behind = _rasterize(dst, src, triangles[backdrop:], rank[backdrop:], size, max(step, backdrop_step))
+        under = _resample_grid(behind, max(step, backdrop_step), step, size)
+        grid = _rasterize(dst, src, triangles[:backdrop], rank[:backdrop], size, step, under=under)
     if step > 1:
         grid = cv2.resize(grid, (grid.shape[1] * step, grid.shape[0] * step), interpolation=cv2.INTER_LINEAR)[:h, :w]
     if len(exact):
-        corners = dst[triangles]  # (T, 3, 2)
-        lo, hi = corners.min(axis=1), corners.max(axis=1)
+        a, b, c = dst[triangles[:, 0]], dst[triangles[:, 1]], dst[triangles[:, 2]]
+        lo, hi = np.minimum(np.minimum(a, b), c), np.maximum(np.maximum(a, b), c)
     for x0, y0, x1, y1 in exact:
         x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
         if x1 > x0 and y1 > y0:
@@ -63,55 +75,55 @@ def backward_map(
 
 
 def _rasterize(dst: np.ndarray, src: np.ndarray, triangles: np.ndarray, rank: np.ndarray, size: tuple[int, int],
-               step: int, origin: tuple[int, int] = (0, 0)) -> np.ndarray:
+               step: int, origin: tuple[int, int] = (0, 0), under: np.ndarray | None = None) -> np.ndarray:
     """(ceil(h / step), ceil(w / step), 2) float32 source coordinates at the grid points (the
-    centres of step x step blocks); `origin` is where `dst`'s (0, 0) lies in the output, for
-    the identity of uncovered points."""
+    centres of step x step blocks); uncovered points keep `under`'s values (drawn into), else
+    the identity (`origin` is where `dst`'s (0, 0) lies in the output)."""
     h, w = size
     gh, gw = -(-h // step), -(-w // step)
     # Grid point (i, j) is at the centre of a step x step block of output pixels.
     g = (dst + 0.5) / step - 0.5
     a, b, c = g[triangles[:, 0]], g[triangles[:, 1]], g[triangles[:, 2]]
     lo = np.maximum(np.ceil(np.minimum(np.minimum(a, b), c)), 0).astype(np.int32)
-    hi = np.minimum(np.floor(np.maximum(np.maximum(a, b), c)), [gw - 1, gh - 1]).astype(np.int32)
-    bw, bh = hi[:, 0] - lo[:, 0] + 1, hi[:, 1] - lo[:, 1] + 1
-    seen = np.flatnonzero((bw > 0) & (bh > 0))  # triangles over some grid point (a small box sees few)
-    triangles, rank, a, b, c, lo, bw, bh = triangles[seen], rank[seen], a[seen], b[seen], c[seen], lo[seen], bw[seen], bh[seen]
+    box = np.minimum(np.floor(np.maximum(np.maximum(a, b), c)), [gw - 1, gh - 1]).astype(np.int32) - lo + 1
     bary, ok = _barycentric_coefficients(a, b, c)
-    tri = np.flatnonzero(ok)
-    counts = (bw * bh)[tri]
+    # Triangles over some grid point (a small box sees few) that are not degenerate.
+    tri = np.flatnonzero((box[:, 0] > 0) & (box[:, 1] > 0) & ok)
+    counts = box[tri, 0] * box[tri, 1]
 
     # Candidate (triangle, grid point) pairs from each triangle's bounding box.
     cand = np.repeat(tri.astype(np.int32), counts)
     k = np.arange(len(cand), dtype=np.int32) - np.repeat((np.cumsum(counts) - counts).astype(np.int32), counts)
-    width = bw[cand]
-    x = lo[cand, 0] + k % width
-    y = lo[cand, 1] + k // width
-    coef = bary[cand]  # (n, 6): l1 and l2 as affine functions of (x, y)
+    width = box[cand, 0]
+    corner = np.take(lo, cand, axis=0)
+    x = corner[:, 0] + k % width
+    y = corner[:, 1] + k // width
+    coef = np.take(bary, cand, axis=0)  # (n, 6): l1 and l2 as affine functions of (x, y)
     xf, yf = x.astype(np.float32), y.astype(np.float32)
     l1 = coef[:, 0] * xf + coef[:, 1] * yf + coef[:, 2]
     l2 = coef[:, 3] * xf + coef[:, 4] * yf + coef[:, 5]
-    inside = (l1 >= -1e-4) & (l2 >= -1e-4) & (l1 + l2 <= 1.0001)
-    cand, pix = cand[inside], (y * gw + x)[inside]
-    xf, yf = xf[inside], yf[inside]
+    inside = np.flatnonzero((l1 >= -1e-4) & (l2 >= -1e-4) & (l1 + l2 <= 1.0001))
+    cand, pix, l1, l2 = cand[inside], (y * gw + x)[inside], l1[inside], l2[inside]
 
     # Depth test: the front-most triangle (lowest rank) wins each grid point.
     zbuf = np.full(gh * gw, np.iinfo(np.int32).max, dtype=np.int32)
     cand_rank = rank[cand]
     np.minimum.at(zbuf, pix, cand_rank)
-    win = cand_rank == zbuf[pix]
-    cand, pix, xf, yf = cand[win], pix[win], xf[win], yf[win]
+    win = np.flatnonzero(cand_rank == zbuf[pix])
+    cand, pix, l1, l2 = cand[win], pix[win], l1[win], l2[win]
 
-    affine = _grid_to_source(bary, src, triangles)[cand]  # (n, 6)
-    grid = _identity_grid(gh, gw, step) + np.float32(origin)
+    # The source point: the same barycentric combination of the source corners.
+    frame = np.take(_source_frames(src, triangles), cand, axis=0)  # (n, 6): corner a, edges a->b, a->c
+    grid = _identity_grid(gh, gw, step) + np.float32(origin) if under is None else under
     flat = grid.reshape(-1, 2)
-    flat[pix, 0] = affine[:, 0] * xf + affine[:, 1] * yf + affine[:, 2]
-    flat[pix, 1] = affine[:, 3] * xf + affine[:, 4] * yf + affine[:, 5]
+    flat[pix, 0] = frame[:, 0] + l1 * frame[:, 2] + l2 * frame[:, 4]
+    flat[pix, 1] = frame[:, 1] + l1 * frame[:, 3] + l2 * frame[:, 5]
     return grid
 
 
 def _barycentric_coefficients(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(T, 6) float32 [l1 = c0*x + c1*y + c2, l2 = c3*x + c4*y + c5] and (T,) non-degenerate."""
+    """(T, 6) float32 [l1 = c0*x + c1*y + c2, l2 = c3*x + c4*y + c5] of triangles with
+    corners a, b, c (each (T, 2); l1 weighs b, l2 weighs c), and (T,) non-degenerate."""
     v0, v1 = b - a, c - a
     den = v0[:, 0] * v1[:, 1] - v1[:, 0] * v0[:, 1]
     ok = np.abs(den) > 1e-9
@@ -122,14 +134,28 @@ def _barycentric_coefficients(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> tu
     return coef.astype(np.float32), ok
 
 
-def _grid_to_source(bary: np.ndarray, src: np.ndarray, triangles: np.ndarray) -> np.ndarray:
-    """(T, 6) float32 affine maps from grid (x, y) to source (x, y), one per triangle."""
-    sa, sb, sc = src[triangles[:, 0]], src[triangles[:, 1]], src[triangles[:, 2]]
-    e1, e2 = (sb - sa)[:, :, None], (sc - sa)[:, :, None]  # (T, 2, 1)
-    l1, l2 = bary[:, None, 0:3].astype(np.float64), bary[:, None, 3:6].astype(np.float64)
-    m = e1 * l1 + e2 * l2  # (T, 2, 3): src = sa + l1 e1 + l2 e2
-    m[:, :, 2] += sa
-    return m.reshape(-1, 6).astype(np.float32)
+def _source_frames(src: np.ndarray, triangles: np.ndarray) -> np.ndarray:
+    """(T, 6) float32 per triangle: its first source corner, and the edges from it to the
+    second and third (a point with barycentric l1, l2 is corner + l1 edge1 + l2 edge2)."""
+    s = src.astype(np.float32)
+    a = s[triangles[:, 0]]
+    return np.concatenate([a, s[triangles[:, 1]] - a, s[triangles[:, 2]] - a], axis=1)
+
+
+def _resample_grid(coarse: np.ndarray, coarse_step: int, step: int, size: tuple[int, int]) -> np.ndarray:
+    """A grid map of step `coarse_step` bilinearly resampled at the points of step `step`."""
+    h, w = size
+    return cv2.remap(coarse, *_coarse_coordinates((-(-h // step), -(-w // step)), step, coarse_step), cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_REPLICATE)
+
+
+@lru_cache(maxsize=8)
+def _coarse_coordinates(shape: tuple[int, int], step: int, coarse_step: int) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) float32 maps: where each point of a step grid lies in a coarse_step grid's indices."""
+    ys, xs = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float32)
+    to_coarse = np.float32(step / coarse_step)
+    offset = np.float32(0.5 * step / coarse_step - 0.5)
+    return xs * to_coarse + offset, ys * to_coarse + offset
 
 
 @lru_cache(maxsize=8)

@@ -53,11 +53,13 @@ class Renderer:
             self._photo, (x0, y0, cw, ch) = _scaled_photo(layers.photo, layers.crop, scale)
             self._box = (x0, y0, cw, ch)
             self._canvas = np.ascontiguousarray(self._photo[y0: y0 + ch, x0: x0 + cw])
-            self._mask = cv2.resize(layers.mask, (cw, ch), interpolation=cv2.INTER_LINEAR)
+            mask = cv2.resize(layers.mask, (cw, ch), interpolation=cv2.INTER_LINEAR)
             self._plate = cv2.resize(layers.plate, (cw, ch), interpolation=cv2.INTER_LINEAR)
             self._factor = scale / layers.crop.scale
         else:
-            self._canvas, self._mask, self._plate, self._factor = layers.image, layers.mask, layers.plate, 1.0
+            self._canvas, mask, self._plate, self._factor = layers.image, layers.mask, layers.plate, 1.0
+        # The person and its mask as one RGBA image: one remap moves both.
+        self._layered = np.dstack([self._canvas, np.round(np.clip(mask, 0, 1) * 255).astype(np.uint8)])
         self._rest_head = layers.pose.to_head_frame(layers.landmarks) if rest is None else rest
         self._folds = FoldShader(layers.pose.to_head_frame(layers.landmarks), layers.landmarks[:, :2] * self._factor, layers.skin,
                                  config.fold_shading)
@@ -84,7 +86,8 @@ class Renderer:
         # over the lids; an opening under two grid steps smears nothing).
         exact = [_box(target[c.loop, :2], 2 * step) for c in self._closings
                  if c.gap > 2 * step * self._factor and openness(c, target * self._factor) < SQUEEZED]
-        return backward_map(moved, mesh.points, mesh.triangles, depth, self._working, step, exact if step > 1 else ())
+        return backward_map(moved, mesh.points, mesh.triangles, depth, self._working, step, exact if step > 1 else (),
+                            backdrop=mesh.backdrop)
 
     def render(
         self,
@@ -115,9 +118,12 @@ class Renderer:
             h, w = self._canvas.shape[:2]
             warp = cv2.resize(warp, (w, h), interpolation=cv2.INTER_LINEAR)
             warp *= self._factor
-        person = cv2.remap(self._canvas, warp, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        alpha = cv2.remap(self._mask, warp, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        out = cv2.blendLinear(person, self._plate, alpha, 1.0 - alpha)
+        # Fixed-point maps (1/32 pixel) remap faster than float ones.
+        layered = cv2.remap(self._layered, *cv2.convertMaps(warp, None, cv2.CV_16SC2), cv2.INTER_LINEAR,
+                            borderMode=cv2.BORDER_REPLICATE)
+        alpha = cv2.extractChannel(layered, 3).astype(np.float32)
+        alpha *= np.float32(1 / 255)
+        out = cv2.blendLinear(cv2.cvtColor(layered, cv2.COLOR_RGBA2RGB), self._plate, alpha, 1.0 - alpha)
         on_canvas = target[:, :2] * self._factor
         self._folds.shade(out, on_canvas, head, pose.scale * self._factor, warp)
         for closing in self._closings:
