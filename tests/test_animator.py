@@ -330,3 +330,28 @@ def test_a_blink_shuts_the_lids(animator, image_path, video_path, photo):
         target, _ = Retargeter(source.layers.landmarks, reference, RetargetConfig())(frame)
         gaps = regions.eye_gaps(fit_head_pose(target).to_head_frame(target))
         assert gaps.mean() <= 0.1 * rest, (yaw, gaps.mean(), rest)
+
+
+def test_the_pipelined_path_gives_the_serial_paths_frames(tmp_path, image_path, video_path):
+    """Decoding/tracking, rendering and encoding on their own threads change nothing drawn."""
+    driving = video_path("man_dreadlocks_expressive")  # 60 frames
+    outputs = {}
+    for pipelined in (True, False):
+        with Animator(AnimatorConfig(pipelined=pipelined)) as anim:
+            source = anim.load_source(image_path("man_glasses_beard_smile"))
+            saved = anim.animate(source, drivers.video(driving)).save(tmp_path / f"{pipelined}.mp4")
+            frames = list(anim.animate(source, drivers.video(driving)))
+        outputs[pipelined] = frames, [f.copy() for f in iter_frames(saved)]
+    (drawn, written), (serial_drawn, serial_written) = outputs[True], outputs[False]
+    assert len(drawn) == len(serial_drawn) == probe_video(driving).frame_count
+    assert all(np.array_equal(a, b) for a, b in zip(drawn, serial_drawn, strict=True))
+    assert len(written) == len(serial_written) == len(drawn)
+    assert all(np.array_equal(a, b) for a, b in zip(written, serial_written, strict=True))
+
+
+def test_an_early_stop_frees_the_tracker_for_the_next_animation(animator, image_path, video_path):
+    source = animator.load_source(image_path("woman_frontal_neutral"))
+    driving = drivers.video(video_path("woman_blinks_gaze_squint"))
+    first = next(iter(animator.animate(source, driving)))  # the tracking thread is stopped here
+    again = next(iter(animator.animate(source, driving)))
+    assert np.array_equal(first, again)

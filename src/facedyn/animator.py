@@ -18,6 +18,7 @@ from facedyn.io import VIDEO_SUFFIXES, VideoWriter, fit_scale, fits_h264, load_i
 from facedyn.io.files import check_output
 from facedyn.render import RenderConfig, Renderer, SourceLayers, prepare_layers
 from facedyn.render.layers import selfie_segmenter
+from facedyn.stages import DEPTH, Behind, ahead
 from facedyn.tracking import FaceTracker
 from facedyn.tracking import topology as T
 
@@ -40,6 +41,9 @@ class AnimatorConfig:
     retarget: RetargetConfig = field(default_factory=RetargetConfig)
     render: RenderConfig = field(default_factory=RenderConfig)
     side_by_side: bool = False  # write driving | source | result
+    # Decode and track, render, and encode on their own threads at once (the same frames,
+    # faster on 2+ cores); False runs them one after another.
+    pipelined: bool = True
 
     def __post_init__(self) -> None:
         if isinstance(self.size, bool) or not isinstance(self.size, int) or not 128 <= self.size <= 2048:
@@ -189,6 +193,11 @@ class Animation:
         return self.motion.fps
 
     @property
+    def _depth(self) -> int:
+        """How far the stages may run apart (0: one after another)."""
+        return DEPTH if self.config.pipelined else 0
+
+    @property
     def frame_count(self) -> int | None:
         return self.motion.frame_count
 
@@ -210,7 +219,7 @@ class Animation:
         log.warning("the video is %dx%d instead of %dx%d: %s", got[1], got[0], full[1], full[0], why)
 
     def __iter__(self) -> Iterator[np.ndarray]:
-        for frame in self.motion.frames:
+        for frame in ahead(self.motion.frames, self._depth):
             yield self.render(frame)
         if self.motion.missing_frames:
             log.warning("no face found in %d driving frame(s); they were filled from their neighbours",
@@ -253,9 +262,9 @@ class Animation:
         """
         path = check_output(path, VIDEO_SUFFIXES, (self.source.path, *self.motion.inputs))
         audio_from = self.motion.audio_from if audio else None
-        with VideoWriter(path, self.fps, audio_from=audio_from) as writer:
+        with VideoWriter(path, self.fps, audio_from=audio_from) as writer, Behind(writer.write, self._depth) as encoder:
             for done, frame in enumerate(self, start=1):
-                writer.write(frame)
+                encoder.put(frame)
                 if progress is not None:
                     progress(done, self.frame_count)
         return path
