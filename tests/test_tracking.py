@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -92,3 +95,22 @@ def test_smoother_keeps_a_three_frame_blink_and_removes_jitter(image_path):
     assert kept < raw + 0.05 and eaten > raw + 0.08, (raw, kept, eaten)
     still = slice(5, 25)
     assert smoothed[still, 1].std(0).mean() < 0.5 * frames[still, 1].std(0).mean()  # the nose tip: jitter goes
+
+
+def test_mediapipe_loads_without_its_drawing_helpers_until_they_are_used():
+    """Its drawing helpers import matplotlib (half a second to the first frame): deferred,
+    and still whole for whoever uses them."""
+    code = (
+        "import sys\n"
+        "from facedyn.tracking.facemesh import mediapipe_solutions\n"
+        "solutions = mediapipe_solutions()\n"
+        "assert solutions.face_mesh.FaceMesh is not None\n"
+        "assert 'matplotlib' not in sys.modules, 'matplotlib imported'\n"
+        "from mediapipe.python.solutions import drawing_utils\n"
+        "assert solutions.drawing_utils is drawing_utils\n"
+        "assert solutions.drawing_styles.get_default_face_mesh_contours_style()\n"
+        "assert drawing_utils.DrawingSpec(color=(1, 2, 3)).color == (1, 2, 3)\n"
+        "assert 'matplotlib' in sys.modules\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]

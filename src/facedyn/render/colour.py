@@ -63,7 +63,11 @@ def colourfulness(image: np.ndarray, points: np.ndarray) -> float:
     Args:
         image: (H, W, 3) uint8 RGB; points: (478, 2+) its landmarks in pixels.
     """
-    lab = _face_lab(image, points)
+    return _chroma(_face_lab(image, points))
+
+
+def _chroma(lab: np.ndarray) -> float:
+    """Mean a*b* distance from grey of (K, 3) Lab pixels."""
     return float(np.hypot(lab[:, 1], lab[:, 2]).mean())
 
 
@@ -108,7 +112,8 @@ class Light:
 
     @classmethod
     def of(cls, image: np.ndarray, points: np.ndarray) -> Light:
-        return cls(white_point(image, points), colourfulness(image, points), brightness(image, points))
+        lab = _face_lab(image, points)  # once: colourfulness and brightness of the same skin
+        return cls(white_point(image, points), _chroma(lab), float(lab[:, 0].mean()))
 
     def cast(self, lightness: np.ndarray) -> np.ndarray:
         """(..., 2) the a*, b* (OpenCV float Lab) of this light's white at `lightness` (...,)

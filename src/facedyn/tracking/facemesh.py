@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.machinery
+import importlib.util
 import os
 import sys
 from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
 
 import cv2
 import numpy as np
@@ -35,9 +39,56 @@ def mediapipe_solutions():
     """MediaPipe's solutions module, imported on first use (it is large, and facedyn has no
     import-time side effects)."""
     os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's C++ logging is noise for users
+    if "mediapipe" not in sys.modules:
+        _defer_drawing_modules()
     import mediapipe as mp
 
+    for name, module in _deferred.items():  # what the import statements would have bound
+        setattr(mp.solutions, name.rsplit(".", 1)[1], module)
     return mp.solutions
+
+
+_DRAWING = ("mediapipe.python.solutions.drawing_utils", "mediapipe.python.solutions.drawing_styles")
+_deferred: dict[str, ModuleType] = {}
+
+
+class _LoadedOnFirstUse(ModuleType):
+    """A module whose code runs when one of its names is first looked up."""
+
+    def __getattr__(self, attr: str):
+        loader = None if attr.startswith("__") else self.__dict__.pop("_loader", None)
+        if loader is None:  # the import system's own probes (__path__, ...), or loaded already
+            raise AttributeError(f"module {self.__name__!r} has no attribute {attr!r}")
+        loader.exec_module(self)
+        return getattr(self, attr)
+
+
+def _defer_drawing_modules() -> None:
+    """Register MediaPipe's drawing helpers as modules that load on first use.
+
+    Importing mediapipe imports them, and they import matplotlib: half a second of the time to
+    the first frame, for code facedyn never calls. Whoever uses them gets them in full on the
+    first name they look up. When anything about the package is unexpected, nothing is
+    deferred. (importlib's LazyLoader cannot do this on Python 3.11: the import statement in
+    mediapipe's own package reads the module's __spec__, which loads it.)"""
+    try:
+        spec = importlib.util.find_spec("mediapipe")  # finds a top-level package without importing it
+    except (ImportError, ValueError):
+        return
+    if spec is None or not spec.submodule_search_locations:
+        return
+    root = Path(next(iter(spec.submodule_search_locations)))
+    for name in _DRAWING:
+        path = root / "python" / "solutions" / f"{name.rsplit('.', 1)[1]}.py"
+        if name in sys.modules or not path.is_file():
+            continue
+        module_spec = importlib.util.spec_from_file_location(name, path)
+        module = _LoadedOnFirstUse(name)
+        module.__spec__, module.__file__, module.__loader__ = module_spec, str(path), module_spec.loader
+        module.__package__ = name.rsplit(".", 1)[0]
+        module._loader = module_spec.loader
+        sys.modules[name] = module
+        _deferred[name] = module
 
 
 @dataclass(frozen=True)
