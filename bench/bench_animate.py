@@ -3,9 +3,13 @@
 Prints a table: per-frame median milliseconds and frames per second for each stage
 (decode, track, retarget, render, encode) over every frame of the driving clip (>= 200),
 then end-to-end throughput, time to the first frame out, and peak RSS, each end-to-end run
-in a fresh process so its peak memory is its own.
+in a fresh process so its peak memory is its own, repeated (--runs, default 3: the median
+and the spread): the video driver at 256 and 512 (crop and paste-back), paste-back into the
+largest test photo, and every non-video driver (expression, imagine, an ARKit motion file,
+68-point landmarks, a codec stream). Writes the figures to bench/results.json (with the
+machine and date), which the README's speed table is taken from.
 
-    .venv/bin/python bench/bench_animate.py [--photo P] [--driving V]
+    .venv/bin/python bench/bench_animate.py [--photo P] [--driving V] [--runs N] [--json PATH]
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import resource
 import statistics
 import subprocess
@@ -24,6 +29,10 @@ from pathlib import Path
 TESTDATA = Path(os.environ.get("FACEDYN_TESTDATA", Path(__file__).resolve().parents[2] / "shared" / "testdata"))
 PHOTO = TESTDATA / "images" / "woman_frontal_neutral.jpg"
 DRIVING = TESTDATA / "videos" / "woman_expressions_head_motion.mp4"  # 300 frames, 512x512, 30 fps
+LARGE_PHOTO = TESTDATA / "images" / "man_bw_photo.jpg"  # 2048x2048: the largest test photo
+MOTION_FILE = TESTDATA / "motion" / "livelinkface_alex_rom_eyes_brows_30fps_first1000.csv"  # ARKit, 1000 frames
+LANDMARK_FILE = TESTDATA / "motion" / "landmarks68_lrnet_ffpp_real_normalized.txt"  # 68 points
+RESULTS = Path(__file__).resolve().parent / "results.json"
 
 
 def stages(photo: Path, driving: Path, size: int) -> dict[str, list[float]]:
@@ -71,10 +80,37 @@ def stages(photo: Path, driving: Path, size: int) -> dict[str, list[float]]:
     return times
 
 
-def end_to_end(photo: Path, driving: Path, size: int, paste_back: bool) -> dict[str, float]:
+def open_driver(spec: str, tmp: Path):
+    """A driver from "kind:argument": video:PATH, expression:LABEL, imagine:SECONDS,
+    motion:PATH, landmarks:PATH or codec:PATH (a video, encoded to a .fdyn here first)."""
+    from facedyn import drivers
+
+    kind, _, arg = spec.partition(":")
+    if kind == "video":
+        return drivers.video(arg)
+    if kind == "expression":
+        return drivers.expression(arg, duration=12.0)
+    if kind == "imagine":
+        return drivers.imagine(float(arg), seed=1)
+    if kind == "motion":
+        return drivers.motion(arg)
+    if kind == "landmarks":
+        return drivers.landmarks(arg, fps=25)
+    if kind == "codec":
+        from facedyn import codec
+        from facedyn.tracking import FaceTracker
+
+        stream = tmp / "clip.fdyn"
+        with FaceTracker() as tracker:
+            codec.encode_motion(drivers.video(arg).open(tracker), stream, codec.CodecConfig(bitrate=1000))
+        return codec.StreamDriver(stream)
+    raise ValueError(f"unknown driver {spec!r}")
+
+
+def end_to_end(photo: Path, driver: str, size: int, paste_back: bool) -> dict[str, float]:
     """Run in a child process: the whole `animate` from nothing to a written file."""
     start = time.perf_counter()
-    from facedyn import AnimatorConfig, RenderConfig, drivers
+    from facedyn import AnimatorConfig, RenderConfig
     from facedyn.animator import Animator
 
     first: list[float] = []
@@ -83,14 +119,20 @@ def end_to_end(photo: Path, driving: Path, size: int, paste_back: bool) -> dict[
         if not first:
             first.append(time.perf_counter() - start)
 
-    with tempfile.TemporaryDirectory() as tmp, Animator(AnimatorConfig(size=size, render=RenderConfig(paste_back))) as anim:
-        animation = anim.animate(anim.load_source(photo), drivers.video(driving))
-        loop = time.perf_counter()
-        animation.save(Path(tmp) / "o.mp4", progress=progress)
-        n = animation.frame_count
-        done = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        prepared = open_driver(driver, Path(tmp))
+        if driver.startswith("codec:"):
+            start = time.perf_counter()  # the stream was encoded just now: only its decoding is timed
+        with Animator(AnimatorConfig(size=size, render=RenderConfig(paste_back))) as anim:
+            animation = anim.animate(anim.load_source(photo), prepared)
+            loop = time.perf_counter()
+            animation.save(Path(tmp) / "o.mp4", progress=progress)
+            n = animation.frame_count
+            done = time.perf_counter()
+            out_h, out_w = animation.frame_size
     return {
         "frames": n,
+        "output": f"{out_w}x{out_h}",
         "fps_streaming": n / (done - loop),
         "fps_total": n / (done - start),
         "first_frame_s": first[0],
@@ -107,31 +149,78 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def end_to_end_runs(photo: Path, driver: str, size: int, paste_back: bool, runs: int) -> dict:
+    """`runs` fresh-process runs of end_to_end: each run's figures, and their medians."""
+    cmd = [sys.executable, __file__, "--photo", str(photo), "--driving", driver, "--child", str(size), str(int(paste_back))]
+    results = []
+    for _ in range(runs):
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+        results.append(json.loads(out.strip().splitlines()[-1]))
+    keys = ("fps_streaming", "fps_total", "first_frame_s", "peak_rss_mb")
+    return {"frames": results[0]["frames"], "output": results[0]["output"], "runs": results,
+            **{k: statistics.median(r[k] for r in results) for k in keys},
+            **{f"{k}_range": [min(r[k] for r in results), max(r[k] for r in results)] for k in keys}}
+
+
+def machine() -> dict[str, object]:
+    """What the figures were measured on."""
+    info = Path("/proc/cpuinfo")
+    lines = info.read_text().splitlines() if info.exists() else []
+    model = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), platform.processor())
+    return {"cpus": os.cpu_count(), "cpu": model, "python": platform.python_version(), "platform": platform.platform()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--photo", type=Path, default=PHOTO)
-    parser.add_argument("--driving", type=Path, default=DRIVING)
+    parser.add_argument("--driving", default=str(DRIVING), help="a video (or, with --child, a driver spec)")
+    parser.add_argument("--large-photo", type=Path, default=LARGE_PHOTO, help="paste-back into this photo's size")
+    parser.add_argument("--runs", type=int, default=3, help="fresh-process runs of each end-to-end figure")
+    parser.add_argument("--json", type=Path, default=RESULTS, help="where the figures are written")
     parser.add_argument("--child", nargs=2, metavar=("SIZE", "PASTE_BACK"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(end_to_end(args.photo, args.driving, int(args.child[0]), args.child[1] == "1")))
+        spec = args.driving if ":" in args.driving.split("/")[0] else f"video:{args.driving}"
+        print(json.dumps(end_to_end(args.photo, spec, int(args.child[0]), args.child[1] == "1")))
         return
 
-    print(f"photo {args.photo.name}, driving {args.driving.name}, {os.cpu_count()} CPUs\n")
+    driving = Path(args.driving)
+    print(f"photo {args.photo.name}, driving {driving.name}, {os.cpu_count()} CPUs\n")
     print(f"{'stage':<22}{'size':>6}{'frames':>8}{'median ms':>11}{'fps':>9}")
+    stage_rows = []
     for size in (256, 512):
-        for name, values in stages(args.photo, args.driving, size).items():
+        for name, values in stages(args.photo, driving, size).items():
             med = statistics.median(values)
+            stage_rows.append({"stage": name, "size": size, "frames": len(values), "median_ms": med * 1000, "fps": 1 / med})
             print(f"{name:<22}{size:>6}{len(values):>8}{med * 1000:>11.2f}{1 / med:>9.1f}")
-    print(f"\n{'end to end':<22}{'size':>6}{'frames':>8}{'fps':>9}{'fps incl. setup':>17}"
-          f"{'first frame s':>15}{'peak RSS MB':>13}")
-    for size, paste in ((256, 0), (512, 0), (512, 1)):
-        cmd = [sys.executable, __file__, "--photo", str(args.photo), "--driving", str(args.driving),
-               "--child", str(size), str(paste)]
-        r = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
-        label = "animate" + (" (paste-back)" if paste else "")
-        print(f"{label:<22}{size:>6}{r['frames']:>8}{r['fps_streaming']:>9.1f}{r['fps_total']:>17.1f}"
-              f"{r['first_frame_s']:>15.2f}{r['peak_rss_mb']:>13.0f}")
+
+    runs = [
+        ("animate (crop)", args.photo, f"video:{driving}", 256, False),
+        ("animate (crop)", args.photo, f"video:{driving}", 512, False),
+        ("animate (paste-back)", args.photo, f"video:{driving}", 512, True),
+        (f"paste-back into {args.large_photo.name}", args.large_photo, f"video:{driving}", 512, True),
+        ("expression (crop)", args.photo, "expression:smile", 512, False),
+        ("imagine (crop)", args.photo, "imagine:12", 512, False),
+        ("motion file (crop)", args.photo, f"motion:{MOTION_FILE}", 512, False),
+        ("landmarks (crop)", args.photo, f"landmarks:{LANDMARK_FILE}", 512, False),
+        ("codec decode (crop)", args.photo, f"codec:{driving}", 512, False),
+    ]
+    print(f"\nend to end, median of {args.runs} runs (min..max)")
+    print(f"{'run':<38}{'size':>5}{'frames':>7}{'output':>11}{'fps':>20}{'fps incl. setup':>17}"
+          f"{'first frame s':>18}{'peak RSS MB':>13}")
+    e2e_rows = []
+    for label, photo, driver, size, paste in runs:
+        r = end_to_end_runs(photo, driver, size, paste, args.runs)
+        e2e_rows.append({"run": label, "photo": photo.name, "driver": driver.replace(str(TESTDATA) + "/", ""),
+                         "size": size, "paste_back": paste, **r})
+        lo, hi = r["fps_streaming_range"]
+        flo, fhi = r["first_frame_s_range"]
+        print(f"{label:<38}{size:>5}{r['frames']:>7}{r['output']:>11}{r['fps_streaming']:>8.1f} ({lo:.1f}..{hi:.1f})"
+              f"{r['fps_total']:>17.1f}{r['first_frame_s']:>8.2f} ({flo:.2f}..{fhi:.2f}){r['peak_rss_mb']:>13.0f}")
+    results = {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": machine(), "photo": args.photo.name,
+               "driving": driving.name, "runs": args.runs, "stages": stage_rows, "end_to_end": e2e_rows}
+    args.json.write_text(json.dumps(results, indent=1) + "\n")
+    print(f"\nwritten: {args.json}")
 
 
 if __name__ == "__main__":
