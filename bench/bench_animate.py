@@ -170,6 +170,21 @@ def machine() -> dict[str, object]:
     return {"cpus": os.cpu_count(), "cpu": model, "python": platform.python_version(), "platform": platform.platform()}
 
 
+def markdown(results: dict) -> str:
+    """The README's speed tables from a results.json."""
+    lines = ["| stage | size | frames | median ms | fps |", "|---|---:|---:|---:|---:|"]
+    lines += [f"| {s['stage']} | {s['size']} | {s['frames']} | {s['median_ms']:.2f} | {s['fps']:.1f} |"
+              for s in results["stages"]]
+    lines += ["", f"| end to end (median of {results['runs']} runs, min-max) | size | frames | output | fps | "
+              "fps incl. set-up | first frame s | peak RSS MB |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for e in results["end_to_end"]:
+        (lo, hi), (flo, fhi) = e["fps_streaming_range"], e["first_frame_s_range"]
+        lines.append(f"| {e['run']} | {e['size']} | {e['frames']} | {e['output']} | {e['fps_streaming']:.1f} "
+                     f"({lo:.1f}-{hi:.1f}) | {e['fps_total']:.1f} | {e['first_frame_s']:.2f} ({flo:.2f}-{fhi:.2f}) | "
+                     f"{e['peak_rss_mb']:.0f} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--photo", type=Path, default=PHOTO)
@@ -177,8 +192,12 @@ def main() -> None:
     parser.add_argument("--large-photo", type=Path, default=LARGE_PHOTO, help="paste-back into this photo's size")
     parser.add_argument("--runs", type=int, default=3, help="fresh-process runs of each end-to-end figure")
     parser.add_argument("--json", type=Path, default=RESULTS, help="where the figures are written")
+    parser.add_argument("--markdown", action="store_true", help="print the README's tables from --json and stop")
     parser.add_argument("--child", nargs=2, metavar=("SIZE", "PASTE_BACK"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.markdown:
+        print(markdown(json.loads(args.json.read_text())))
+        return
     if args.child:
         spec = args.driving if ":" in args.driving.split("/")[0] else f"video:{args.driving}"
         print(json.dumps(end_to_end(args.photo, spec, int(args.child[0]), args.child[1] == "1")))
