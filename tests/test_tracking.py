@@ -114,3 +114,32 @@ def test_mediapipe_loads_without_its_drawing_helpers_until_they_are_used():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_a_tracker_used_from_two_threads_runs_one_graph_call_at_a_time():
+    """animate tracks on a worker thread; MediaPipe's graphs must never be entered twice at once."""
+    import threading
+    import time
+
+    inside, most = [0], [0]
+
+    class SlowGraph:
+        def process(self, frame):
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+            time.sleep(0.01)
+            inside[0] -= 1
+            return type("Result", (), {"multi_face_landmarks": None})()
+
+        def close(self):
+            pass
+
+    with FaceTracker() as tracker:
+        tracker._video = SlowGraph()
+        frame = np.zeros((64, 64, 3), np.uint8)
+        threads = [threading.Thread(target=lambda: [tracker.track(frame) for _ in range(5)]) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+    assert most[0] == 1

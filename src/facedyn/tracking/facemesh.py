@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.machinery
 import importlib.util
 import os
 import sys
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -123,6 +126,17 @@ def crop_padded(image: np.ndarray, x0: int, y0: int, side: int, out_size: int) -
     return cv2.warpAffine(image, m, (out_size, out_size), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
 
 
+def _serialised(method: Callable) -> Callable:
+    """Run a FaceTracker method under the tracker's lock."""
+
+    @functools.wraps(method)
+    def locked(self, *args, **kwargs):
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return locked
+
+
 class FaceTracker:
     """MediaPipe face mesh (478 points with irises) for photos and video streams.
 
@@ -150,8 +164,12 @@ class FaceTracker:
         self._video = None
         self._video_crop: tuple[int, int, int] | None = None
         self._sol = sol
+        # MediaPipe's graphs are not safe to call from two threads at once (animate tracks on
+        # a worker thread): every public method holds this.
+        self._lock = threading.RLock()
 
     # -- photos -----------------------------------------------------------------------------
+    @_serialised
     def detect_faces(self, image: np.ndarray) -> list[FaceBox]:
         """Face boxes in an (H, W, 3) uint8 RGB image, ordered left to right."""
         boxes = self._detect(image, 0, 0)
@@ -200,6 +218,7 @@ class FaceTracker:
             boxes.append(FaceBox(lo[0], lo[1], *(hi - lo), 1.0))
         return boxes
 
+    @_serialised
     def landmarks_in_box(self, image: np.ndarray, box: FaceBox) -> np.ndarray:
         """The 478 landmarks of the face in `box`, meshed on a square crop around it.
 
@@ -218,6 +237,7 @@ class FaceTracker:
         return pts
 
     # -- video ------------------------------------------------------------------------------
+    @_serialised
     def reset_video(self) -> None:
         """Start a new video stream (forget the previous stream's face)."""
         if self._video is not None:
@@ -228,6 +248,7 @@ class FaceTracker:
         )
         self._video_crop = None
 
+    @_serialised
     def track(self, frame: np.ndarray) -> np.ndarray | None:
         """Landmarks of the face in the next frame of a stream, or None where none is found.
 
@@ -264,6 +285,7 @@ class FaceTracker:
             self._video_crop = (nx, ny, nside)
         return pts
 
+    @_serialised
     def close(self) -> None:
         for graph in (self._detector, self._still, self._still_many, self._video):
             if graph is not None:
