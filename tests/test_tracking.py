@@ -1,5 +1,7 @@
 import subprocess
 import sys
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -118,9 +120,6 @@ def test_mediapipe_loads_without_its_drawing_helpers_until_they_are_used():
 
 def test_a_tracker_used_from_two_threads_runs_one_graph_call_at_a_time():
     """animate tracks on a worker thread; MediaPipe's graphs must never be entered twice at once."""
-    import threading
-    import time
-
     inside, most = [0], [0]
 
     class SlowGraph:

@@ -54,12 +54,13 @@ def backward_map(
     order = np.argsort(depth, kind="stable")
     rank = np.empty(len(order), dtype=np.int32)
     rank[order] = np.arange(len(order), dtype=np.int32)
+    frames = _source_frames(src, triangles)
     if backdrop is None:
-        grid = _rasterize(dst, src, triangles, rank, size, step)
+        grid = _rasterize(dst, frames, triangles, rank, size, step)
     else:
-        behind = _rasterize(dst, src, triangles[backdrop:], rank[backdrop:], size, max(step, backdrop_step))
+        behind = _rasterize(dst, frames[backdrop:], triangles[backdrop:], rank[backdrop:], size, max(step, backdrop_step))
         under = _resample_grid(behind, max(step, backdrop_step), step, size)
-        grid = _rasterize(dst, src, triangles[:backdrop], rank[:backdrop], size, step, under=under)
+        grid = _rasterize(dst, frames[:backdrop], triangles[:backdrop], rank[:backdrop], size, step, under=under)
     if step > 1:
         grid = cv2.resize(grid, (grid.shape[1] * step, grid.shape[0] * step), interpolation=cv2.INTER_LINEAR)[:h, :w]
     if len(exact):
@@ -69,16 +70,17 @@ def backward_map(
         x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
         if x1 > x0 and y1 > y0:
             near = np.flatnonzero((hi[:, 0] >= x0 - 1) & (lo[:, 0] <= x1) & (hi[:, 1] >= y0 - 1) & (lo[:, 1] <= y1))
-            grid[y0:y1, x0:x1] = _rasterize(dst - (x0, y0), src, triangles[near], rank[near], (y1 - y0, x1 - x0), 1,
+            grid[y0:y1, x0:x1] = _rasterize(dst - (x0, y0), frames[near], triangles[near], rank[near], (y1 - y0, x1 - x0), 1,
                                             origin=(x0, y0))
     return grid
 
 
-def _rasterize(dst: np.ndarray, src: np.ndarray, triangles: np.ndarray, rank: np.ndarray, size: tuple[int, int],
+def _rasterize(dst: np.ndarray, frames: np.ndarray, triangles: np.ndarray, rank: np.ndarray, size: tuple[int, int],
                step: int, origin: tuple[int, int] = (0, 0), under: np.ndarray | None = None) -> np.ndarray:
     """(ceil(h / step), ceil(w / step), 2) float32 source coordinates at the grid points (the
-    centres of step x step blocks); uncovered points keep `under`'s values (drawn into), else
-    the identity (`origin` is where `dst`'s (0, 0) lies in the output)."""
+    centres of step x step blocks) for `triangles` with their source `frames` (_source_frames);
+    uncovered points keep `under`'s values (drawn into), else the identity (`origin` is where
+    `dst`'s (0, 0) lies in the output)."""
     h, w = size
     gh, gw = -(-h // step), -(-w // step)
     # Grid point (i, j) is at the centre of a step x step block of output pixels.
@@ -113,7 +115,7 @@ def _rasterize(dst: np.ndarray, src: np.ndarray, triangles: np.ndarray, rank: np
     cand, pix, l1, l2 = cand[win], pix[win], l1[win], l2[win]
 
     # The source point: the same barycentric combination of the source corners.
-    frame = np.take(_source_frames(src, triangles), cand, axis=0)  # (n, 6): corner a, edges a->b, a->c
+    frame = np.take(frames, cand, axis=0)  # (n, 6): corner a, edges a->b, a->c
     grid = _identity_grid(gh, gw, step) + np.float32(origin) if under is None else under
     flat = grid.reshape(-1, 2)
     flat[pix, 0] = frame[:, 0] + l1 * frame[:, 2] + l2 * frame[:, 4]
