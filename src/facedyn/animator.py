@@ -84,6 +84,15 @@ class Animator:
         self.config = config or AnimatorConfig(**options)
         self._tracker = FaceTracker()
         self._segmenter = selfie_segmenter()
+        self._owns_models = True
+
+    def with_config(self, config: AnimatorConfig) -> Animator:
+        """An Animator with other options that shares this one's models (they load once: a
+        web app or a batch worker keeps one Animator and runs each job with its own options).
+        Closing it leaves the models open; close this one when done."""
+        other = Animator.__new__(Animator)
+        other.config, other._tracker, other._segmenter, other._owns_models = config, self._tracker, self._segmenter, False
+        return other
 
     @property
     def tracker(self) -> FaceTracker:
@@ -157,8 +166,9 @@ class Animator:
         return Animation(source, motion, self.config)
 
     def close(self) -> None:
-        self._tracker.close()
-        self._segmenter.close()
+        if self._owns_models:
+            self._tracker.close()
+            self._segmenter.close()
 
     def __enter__(self) -> Animator:
         return self

@@ -1,8 +1,9 @@
 """The facedyn command line: a thin layer over the public API.
 
 Every failure is one line on stderr, `facedyn: error: ...`: bad input and usage exit 2, an
-interruption 130 (SIGINT) or 128 + the signal (SIGTERM, SIGHUP), a bug 1. Outputs are
-checked before any slow work and written atomically, so nothing is left half-written.
+interruption 130 (SIGINT) or 128 + the signal (SIGTERM, SIGHUP), a bug 1, a batch with
+failed jobs 3. Outputs are checked before any slow work and written atomically, so nothing is
+left half-written.
 """
 
 from __future__ import annotations
@@ -19,16 +20,18 @@ from facedyn import drivers
 from facedyn.animator import OUTPUT_SIZE, Animator, AnimatorConfig
 from facedyn.drivers.landmark_files import LAYOUTS, check_landmark_output
 from facedyn.drivers.motion_file import MOTION_SUFFIXES
-from facedyn.errors import FacedynError, InputError
+from facedyn.errors import FacedynError, InputError, error_line
 from facedyn.geometry.retarget import MODES, RetargetConfig
 from facedyn.io import VIDEO_SUFFIXES, check_image
-from facedyn.io.files import check_output, os_error_reason
+from facedyn.io.files import check_output
 from facedyn.render import RenderConfig
 from facedyn.tracking.facemesh import silence_native_logs
 
 EXIT_BAD_INPUT = 2
 EXIT_BUG = 1
 EXIT_INTERRUPTED = 130
+EXIT_SOME_FAILED = 3  # facedyn batch: the batch ran, some jobs failed (see the report)
+MAX_LISTED_FAILURES = 10
 
 
 class Stopped(BaseException):
@@ -65,22 +68,16 @@ class FacedynGroup(click.Group):
             _fail(exc.format_message() + where)
         except click.ClickException as exc:
             _fail(exc.format_message())
-        except FacedynError as exc:
-            _fail(str(exc))
+        except (FacedynError, MemoryError, OSError) as exc:
+            _fail(error_line(exc))
         except (click.Abort, KeyboardInterrupt):
             _fail("interrupted; nothing was written", EXIT_INTERRUPTED)
         except Stopped as exc:
             _fail(f"stopped by {signal.Signals(exc.signum).name}; nothing was written", 128 + exc.signum)
-        except MemoryError:
-            _fail("not enough memory for this input; try a smaller photo, --size or --output-size")
-        except OSError as exc:
-            where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
-            _fail(f"{os_error_reason(exc)}{where}")
         except Exception as exc:
             if os.environ.get("FACEDYN_DEBUG") == "1":
                 raise
-            _fail(f"internal error ({type(exc).__name__}: {exc}); this is a bug, please report it "
-                  "(FACEDYN_DEBUG=1 shows the traceback)", EXIT_BUG)
+            _fail(error_line(exc), EXIT_BUG)
         sys.exit(code if isinstance(code, int) else 0)
 
 
@@ -323,6 +320,40 @@ def track(video, output, kind, smoothing) -> None:
             drivers.save_landmarks(sequence.points, output, inputs=(video,))
             n, fps = len(sequence), sequence.fps
     click.echo(f"wrote {output} ({n} frames at {fps:g} fps)")
+
+
+# -- batch ---------------------------------------------------------------------------------------
+
+@main.command()
+@click.argument("jobs_file", type=click.Path(path_type=Path))
+@click.option("-o", "--output", "out_dir", required=True, type=click.Path(path_type=Path),
+              help="output folder: relative outputs and the report (facedyn-batch-report.csv/.json) go here")
+@click.option("--workers", type=click.IntRange(1, 1024), default=None,
+              help="worker processes (Ray actors with --ray); default: one per two cores, or one per cluster CPU")
+@click.option("--ray", "ray_address", default=None,
+              help="run on Ray: auto (the cluster this machine joined, else a local Ray) or the cluster's address")
+def batch(jobs_file, out_dir, workers, ray_address) -> None:
+    """Run every job of JOBS_FILE (CSV with a header, or JSON Lines): columns photo, driver,
+    output, then any of animate's long options by name. driver: a video, a motion or landmark
+    file, a .fdyn stream, expression:LABEL[:DURATION[:INTENSITY]] or imagine:DURATION[:SEED].
+    Finished outputs are skipped, so a re-run resumes; a failing job is reported, not fatal.
+    Exit status 3 when some job failed."""
+    from facedyn.batch import run_batch
+
+    bar = _Bar(jobs_file.name, unit="job")
+    try:
+        report = run_batch(jobs_file, out_dir, workers, ray_address, progress=bar)
+    finally:
+        bar.close()
+    failed = [o for o in report.outcomes if o.status == "failed"]
+    for outcome in sorted(failed, key=lambda o: int(o.job.split()[-1]))[:MAX_LISTED_FAILURES]:
+        click.echo(f"facedyn: {jobs_file.name} {outcome.job}: {outcome.error}", err=True)
+    if len(failed) > MAX_LISTED_FAILURES:
+        click.echo(f"facedyn: ... and {len(failed) - MAX_LISTED_FAILURES} more failures", err=True)
+    click.echo(f"{report.count('done')} done, {report.count('skipped')} skipped (already there), {len(failed)} failed; "
+               f"report: {report.csv_path} and .json")
+    if failed:
+        sys.exit(EXIT_SOME_FAILED)
 
 
 # -- codec ---------------------------------------------------------------------------------------

@@ -3,24 +3,13 @@ then a rename), so a doomed run fails at once and an interrupted one leaves noth
 
 from __future__ import annotations
 
-import errno
 import os
 import stat
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from facedyn.errors import InputError, OutputError
-
-_REASONS = {
-    errno.ENOSPC: "no space left on the disk",
-    errno.EDQUOT: "the disk quota is used up",
-    errno.EFBIG: "the file is larger than this system allows",
-    errno.EACCES: "permission denied",
-    errno.EPERM: "permission denied",
-    errno.EROFS: "the disk is read-only",
-    errno.ENAMETOOLONG: "the file name is too long",
-}
+from facedyn.errors import InputError, OutputError, os_error_reason
 
 
 def existing_file(path: str | Path, kind: str, instead: str) -> Path:
@@ -45,11 +34,6 @@ def one_line(exc: BaseException) -> str:
     """An exception's message on one line (FFmpeg's and OS errors: their plain reason)."""
     text = getattr(exc, "strerror", None) or str(exc)
     return " ".join(str(text).split()) or type(exc).__name__
-
-
-def os_error_reason(exc: OSError) -> str:
-    """A short, plain reason for an OSError (errno first, then the system's own words)."""
-    return _REASONS.get(exc.errno, exc.strerror or str(exc) or type(exc).__name__)
 
 
 def check_output(path: str | Path, suffixes: Iterable[str], inputs: Iterable = (), kind: str = "video") -> Path:
