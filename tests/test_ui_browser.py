@@ -1,0 +1,161 @@
+"""The web app in a real browser: Debian's chromium driven by Playwright (headless), with every
+request that leaves 127.0.0.1 blocked and recorded. Skipped, with the reason, where chromium,
+Playwright or Gradio is missing; `make test-ui` installs them.
+
+Screenshots of each tab go to $FACEDYN_UI_SCREENSHOTS (default: the test's temp folder).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+
+from facedyn.io import probe_video
+
+CHROMIUM = os.environ.get("FACEDYN_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium (make test-ui installs it: apt-get install chromium)")
+TIMEOUT_MS = 120_000  # for a whole render on a slow machine; every wait below is bounded
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def web_app():
+    pytest.importorskip("gradio", reason='the web app is an extra: pip install "facedyn[ui]" (make test-ui)')
+    from facedyn.ui import launch
+
+    with launch("127.0.0.1", _free_port()) as app:
+        yield app
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api", reason="no Playwright (make test-ui installs it)")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, web_app):
+    """A fresh page on the app; requests that leave this machine are refused and must not happen."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    outside = []
+
+    def guard(route):
+        if route.request.url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:")):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", guard)
+    page.goto(web_app.url)
+    page.wait_for_selector("#run-express")
+    yield page
+    context.close()
+    assert outside == [], f"the page fetched from outside this machine: {outside}"
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory) -> Path:
+    folder = Path(os.environ.get("FACEDYN_UI_SCREENSHOTS") or tmp_path_factory.mktemp("ui-shots"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _download_result(page, folder: Path, name: str) -> Path:
+    page.wait_for_selector("#result video")
+    with page.expect_download() as download:
+        page.locator("#result a[download]").click()
+    path = folder / name
+    download.value.save_as(path)
+    return path
+
+
+def _open_tab(page, name: str) -> None:
+    page.get_by_role("tab", name=name).click()
+    page.wait_for_timeout(300)  # the tab's fade-in, for the screenshot
+
+
+def test_first_visit_renders_the_astronaut_smiling(page, tmp_path, shots):
+    page.screenshot(path=shots / "express.png", full_page=True)
+    page.click("#run-express")
+    page.wait_for_selector("#preview img")
+    page.screenshot(path=shots / "express-preview.png", full_page=True)
+    video = _download_result(page, tmp_path, "astronaut.mp4")
+    page.screenshot(path=shots / "express-done.png", full_page=True)
+    info = probe_video(video)
+    assert info.frame_count == 50 and info.fps == Fraction(25)  # the default 2 s at 25 fps
+    assert (info.width, info.height) == (512, 512)  # the astronaut, pasted back at its own size
+    assert page.inner_text("#status").startswith("50 frames in")
+
+
+def test_upload_a_photo_and_a_driving_video(page, tmp_path, shots, image_path, video_path):
+    driver = video_path("woman_smile_happy")
+    _open_tab(page, "Animate")
+    page.locator("#photo input[type=file]").set_input_files(str(image_path("woman_sad")))
+    page.locator("#driving input[type=file]").set_input_files(str(driver))
+    page.wait_for_selector("#driving video")
+    page.screenshot(path=shots / "animate.png", full_page=True)
+    page.click("#run-animate")
+    video = _download_result(page, tmp_path, "animated.mp4")
+    page.screenshot(path=shots / "animate-done.png", full_page=True)
+    got, want = probe_video(video), probe_video(driver)
+    assert got.frame_count == want.frame_count and got.fps == want.fps
+
+
+def test_errors_show_one_line_and_no_traceback(page, shots, tmp_path):
+    _open_tab(page, "Animate")
+    page.click("#run-animate")  # no driving video
+    page.get_by_text("Error: no driver").wait_for()
+    status, toast = page.inner_text("#status"), page.locator("[data-testid=toast-body]").first.inner_text()
+    assert status.startswith("Error: no driver: give a driving video") and "\n" not in status.strip()
+    assert "no driver: give a driving video" in toast and "Traceback" not in page.content()
+    page.screenshot(path=shots / "animate-error.png")
+    blank = tmp_path / "blank.png"
+    from PIL import Image
+
+    Image.new("RGB", (320, 240), (90, 140, 200)).save(blank)
+    _open_tab(page, "Express")
+    page.locator("#photo input[type=file]").set_input_files(str(blank))
+    page.wait_for_timeout(1000)
+    page.click("#run-express")
+    page.get_by_text("Error: no face found in").wait_for()
+    assert "use a photo where one face is clearly visible" in page.inner_text("#status")
+    assert page.locator("#result video").count() == 0
+
+
+@pytest.mark.parametrize("tab", ["Imagine", "Motion"])
+def test_every_tab_draws(page, shots, tab):
+    _open_tab(page, tab)
+    page.screenshot(path=shots / f"{tab.lower()}.png", full_page=True)
+    assert page.locator(f"#run-{tab.lower()}").is_visible()
+
+
+def test_codec_encodes_shows_the_bitrate_and_decodes(page, tmp_path, shots, video_path):
+    _open_tab(page, "Codec")
+    page.locator("#codec-clip input[type=file]").set_input_files(str(video_path("woman_glasses_speaking")))
+    page.wait_for_selector("#codec-clip video")
+    page.click("#run-encode")
+    page.get_by_text("bit/s").first.wait_for()
+    summary = page.inner_text("#bitrate")
+    bits = float(summary.split("dynamics at ")[1].split(" bit/s")[0])
+    assert 50 < bits < 5000, summary  # a few hundred bits a second is the codec's point
+    page.screenshot(path=shots / "codec.png", full_page=True)
+    page.click("#run-decode")
+    video = _download_result(page, tmp_path, "decoded.mp4")
+    frames = int(summary.split(" frames")[0])
+    assert probe_video(video).frame_count == frames
