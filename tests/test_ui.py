@@ -50,7 +50,8 @@ def test_preview_then_render_reuses_the_prepared_photo(studio):
     assert len(studio._sources) == 1
     result = studio.render(job)
     assert result.frames == 25 and result.output.parent == studio.work_dir
-    studio.preview(studio.job(photo, "imagine:1s", JobOptions(size=256, mouth=2.0)))
+    side = studio.preview(studio.job(photo, "imagine:1s", JobOptions(size=256, mouth=2.0, side_by_side=True)))
+    assert side.shape == (512, 1024, 3)  # photo | result (a generated motion has no driving panel)
     assert len(studio._sources) == 1  # other motion options, the same prepared photo
 
 

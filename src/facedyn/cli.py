@@ -349,7 +349,7 @@ def ui(host, port, auth) -> None:
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(path_type=Path),
               help="output folder: relative outputs and the report (facedyn-batch-report.csv/.json) go here")
 @click.option("--workers", type=click.IntRange(1, 1024), default=None,
-              help="worker processes (Ray actors with --ray); default: one per two cores, or one per cluster CPU")
+              help="worker processes (Ray actors with --ray); default: one per core (1 GB each), or one per cluster CPU")
 @click.option("--ray", "ray_address", default=None,
               help="run on Ray: auto (the cluster this machine joined, else a local Ray) or the cluster's address")
 def batch(jobs_file, out_dir, workers, ray_address) -> None:

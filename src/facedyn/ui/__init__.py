@@ -21,6 +21,7 @@ from facedyn.errors import InputError
 
 LOOPBACK_NAMES = ("localhost",)
 MIN_PASSWORD = 8
+MAX_UPLOAD = "1gb"  # a long 4K driving video fits; a flood of larger uploads is refused
 
 
 def is_loopback(host: str) -> bool:
@@ -115,11 +116,13 @@ def launch(host: str = "127.0.0.1", port: int = 7860, auth: str | None = None) -
     studio = Studio()
     blocks = None
     try:
+        studio.warm()
         blocks = build_app(studio)
         blocks.queue(default_concurrency_limit=1, max_size=32)
         _, url, _ = blocks.launch(server_name=host, server_port=port, auth=logins, share=False, ssr_mode=False,
                                   inbrowser=False, prevent_thread_lock=True, quiet=True, footer_links=[],
-                                  mcp_server=False, pwa=False, allowed_paths=[str(studio.work_dir)])
+                                  mcp_server=False, pwa=False, allowed_paths=[str(studio.work_dir)],
+                                  max_file_size=MAX_UPLOAD)
     except OSError as exc:
         if blocks is not None:
             blocks.close()

@@ -23,7 +23,7 @@ def build_app(studio: Studio):
         gr.Markdown(INTRO)
         with gr.Row():
             with gr.Column(scale=1):
-                photo = gr.Image(value=str(studio.example_photo()), type="filepath", label="Photo (one face)",
+                photo = gr.Image(value=str(studio.example_photo()), type="filepath", format="png", label="Photo (one face)",
                                  sources=["upload", "webcam", "clipboard"], elem_id="photo")
                 common = _output_controls(gr)
             with gr.Column(scale=2), gr.Tabs(selected="express"):

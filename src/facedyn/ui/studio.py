@@ -64,6 +64,11 @@ class Studio:
             Image.fromarray(data.astronaut()).save(path)
         return path
 
+    def warm(self) -> None:
+        """Prepare the example photo with the default options, so a first visit's preview is quick."""
+        with self._lock:
+            self._source(Job(self.example_photo(), "", self.work_dir / "warm.mp4", JobOptions()))
+
     def job(self, photo: str | Path | None, driver: str, options: JobOptions, name: str = "facedyn") -> Job:
         """A job writing into the work folder under a fresh name.
 
