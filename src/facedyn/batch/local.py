@@ -1,7 +1,8 @@
 """Running jobs on a local process pool: one process per worker, each loading the models once.
 
 A worker that dies (killed for memory, a crash in native code) takes no other job down: the
-jobs it had are run again once in a fresh pool, and a job that kills a worker twice fails.
+jobs in flight when the pool broke run again, each in a process of its own, and the one
+whose process dies again fails.
 """
 
 from __future__ import annotations
@@ -26,19 +27,35 @@ def run_local(jobs: dict[str, dict], workers: int, task: Callable[[dict], Worker
             functions: the processes are spawned).
     """
     queue = list(jobs.items())[::-1]  # popped from the end: file order
-    attempts: dict[str, int] = {}
     while queue:
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=initializer) as pool:
-            broken = yield from _drain(pool, queue, workers * 2, task)
-            if broken:
-                pool.shutdown(wait=True, cancel_futures=True)
-        for key in broken:
-            attempts[key] = attempts.get(key, 0) + 1
-            if attempts[key] >= 2:
-                yield key, WorkerResult("failed", CRASHED)
-            else:
-                queue.append((key, jobs[key]))
+        with _pool(workers, initializer) as pool:
+            suspects = yield from _drain(pool, queue, workers * 2, task)
+        for key in suspects:  # which of them killed the worker is unknown: each runs again alone
+            yield key, _alone(jobs[key], task, initializer)
+
+
+def _pool(workers: int, initializer: Callable[[], None]) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=initializer)
+
+
+def _alone(job: dict, task: Callable[[dict], WorkerResult], initializer: Callable[[], None]) -> WorkerResult:
+    """`job` in a process of its own: if that process dies too, the job is the one at fault."""
+    with _pool(1, initializer) as pool:
+        try:
+            return pool.submit(task, job).result()
+        except BrokenProcessPool:
+            return WorkerResult("failed", CRASHED)
+
+
+def _finished_or_suspect(running: dict[Future, str]) -> Iterator[tuple[str, WorkerResult]]:
+    """After the pool broke: yields the jobs that did finish; returns the keys of the rest."""
+    suspects = []
+    for future, key in running.items():
+        if future.done() and not future.cancelled() and future.exception() is None:
+            yield key, future.result()
+        else:
+            suspects.append(key)
+    return suspects
 
 
 def _drain(pool: ProcessPoolExecutor, queue: list, depth: int, task: Callable) -> Iterator[tuple[str, WorkerResult]]:
@@ -55,8 +72,8 @@ def _drain(pool: ProcessPoolExecutor, queue: list, depth: int, task: Callable) -
                 try:
                     yield key, future.result()
                 except BrokenProcessPool:
-                    running[future] = key  # counted with the rest below
-                    return list(running.values())
+                    running[future] = key
+                    return (yield from _finished_or_suspect(running))
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)
         raise
