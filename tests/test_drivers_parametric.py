@@ -61,6 +61,8 @@ def test_pose_keyframes_turn_any_driver():
     motion = drivers.with_pose(drivers.expression("smile", 2.0, fps=10), yaw="0s:0, 1s:20").open()
     yaws = [rotation_to_angles(f.dynamics.rotation)[0] for f in motion.frames]
     assert yaws[0] == pytest.approx(0, abs=1e-6) and yaws[10] == pytest.approx(20) and yaws[-1] == pytest.approx(20)
+    still = drivers.expression("smile", 1.0)
+    assert drivers.with_pose(still, "0", 0.0, "0s:0, 1s:0") is still  # no turn: the driver itself
 
 
 def test_pose_offset_beyond_25_degrees_warns(caplog):

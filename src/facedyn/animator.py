@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -90,8 +91,8 @@ class Animator:
         """An Animator with other options that shares this one's models (they load once: a
         web app or a batch worker keeps one Animator and runs each job with its own options).
         Closing it leaves the models open; close this one when done."""
-        other = Animator.__new__(Animator)
-        other.config, other._tracker, other._segmenter, other._owns_models = config, self._tracker, self._segmenter, False
+        other = copy.copy(self)
+        other.config, other._owns_models = config, False
         return other
 
     @property

@@ -133,12 +133,6 @@ def _pose_options(func):
     return func
 
 
-def _posed(driver, yaw: str, pitch: str, roll: str):
-    if (yaw, pitch, roll) == ("0", "0", "0"):
-        return driver
-    return drivers.with_pose(driver, yaw, pitch, roll)
-
-
 def _check_video_run(output: Path, photo: Path | None, *inputs: Path | None) -> None:
     """What a video run can check in well under a second, before any model is loaded."""
     check_output(output, VIDEO_SUFFIXES, (photo, *inputs))
@@ -210,7 +204,7 @@ def animate(photo, driving, motion_file, landmark_file, landmarks_format, fps, o
         render=RenderConfig(paste_back=paste_back),
         side_by_side=side_by_side,
     )
-    _run(photo, _posed(driver, yaw, pitch, roll), output, config, face, audio == "driving" and driving is not None)
+    _run(photo, drivers.with_pose(driver, yaw, pitch, roll), output, config, face, audio == "driving" and driving is not None)
 
 
 @main.command()
@@ -279,7 +273,8 @@ def express(photo, output, label, duration, intensity, timeline, hold, fps, size
         driver = drivers.expression(label, drivers.parse_duration(duration, fps), intensity, fps, returns=not hold)
     else:
         driver = drivers.timeline(timeline, fps, returns=not hold)
-    _run(photo, _posed(driver, yaw, pitch, roll), output, AnimatorConfig(size=size, output_size=output_size), face, False)
+    _run(photo, drivers.with_pose(driver, yaw, pitch, roll), output, AnimatorConfig(size=size, output_size=output_size), face,
+         False)
 
 
 @main.command()
@@ -291,7 +286,8 @@ def imagine(photo, output, duration, seed, style, fps, size, output_size, face, 
     """Animate PHOTO with natural idle motion: head sway, blinks, glances, small expressions."""
     _check_video_run(output, photo)
     driver = drivers.imagine(drivers.parse_duration(duration, fps, least=0.5), seed, style, fps)
-    _run(photo, _posed(driver, yaw, pitch, roll), output, AnimatorConfig(size=size, output_size=output_size), face, False)
+    _run(photo, drivers.with_pose(driver, yaw, pitch, roll), output, AnimatorConfig(size=size, output_size=output_size), face,
+         False)
 
 
 @main.command()
@@ -365,8 +361,8 @@ def batch(jobs_file, out_dir, workers, ray_address) -> None:
         report = run_batch(jobs_file, out_dir, workers, ray_address, progress=bar)
     finally:
         bar.close()
-    failed = [o for o in report.outcomes if o.status == "failed"]
-    for outcome in sorted(failed, key=lambda o: int(o.job.split()[-1]))[:MAX_LISTED_FAILURES]:
+    failed = [o for o in report.in_file_order() if o.status == "failed"]
+    for outcome in failed[:MAX_LISTED_FAILURES]:
         click.echo(f"facedyn: {jobs_file.name} {outcome.job}: {outcome.error}", err=True)
     if len(failed) > MAX_LISTED_FAILURES:
         click.echo(f"facedyn: ... and {len(failed) - MAX_LISTED_FAILURES} more failures", err=True)

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from facedyn import drivers
 from facedyn.animator import OUTPUT_SIZE, Animation, Animator, AnimatorConfig, Progress, Source
+from facedyn.drivers.landmark_files import looks_like_openface
 from facedyn.errors import InputError
 from facedyn.geometry.retarget import MODES, RetargetConfig
 from facedyn.io import VIDEO_SUFFIXES
@@ -35,9 +36,10 @@ from facedyn.io.files import check_output
 from facedyn.render import RenderConfig
 
 SPEC_KINDS = ("expression", "timeline", "imagine")
+GENERATED_FPS = 25.0  # the frame rate of expression, timeline and imagine motion unless `fps` is given
 _LANDMARK_SUFFIXES = (".txt", ".pts", ".lms", ".npy", ".npz")
 _KIND_WORDS = {"bool": "true or false", "float": "a number", "int": "a whole number",
-               "int | None": "a whole number or full"}
+               "int | None": "a whole number or full", "float | None": "a number"}
 _TRUE, _FALSE = ("1", "true", "yes", "on", "y"), ("0", "false", "no", "off", "n", "")
 
 
@@ -68,7 +70,7 @@ class JobOptions:
     pitch: str = "0"
     roll: str = "0"
     landmarks_format: str = "auto"
-    fps: float = 25.0  # frame rate of expression and imagine drivers, and of landmark files without one
+    fps: float | None = None  # of generated motion (default 25) and of a landmark file (default: its own, else 25)
     hold: bool = False  # expression: hold the apex to the end
     style: str = "calm"  # imagine: calm or lively
 
@@ -121,7 +123,7 @@ def _convert(name: str, value: object, kind: str):
             if text.lower() not in _TRUE + _FALSE:
                 raise ValueError
             return text.lower() in _TRUE
-        if kind == "float":
+        if kind in ("float", "float | None"):
             return float(text)
         if kind == "int":
             return int(text)
@@ -170,10 +172,7 @@ class Job:
             InputError: a malformed spec, or a missing or unreadable driver file.
         """
         options = self.options
-        driver = driver_from_spec(self.driver, options)
-        if (options.yaw, options.pitch, options.roll) != ("0", "0", "0"):
-            driver = drivers.with_pose(driver, options.yaw, options.pitch, options.roll)
-        return driver
+        return drivers.with_pose(driver_from_spec(self.driver, options), options.yaw, options.pitch, options.roll)
 
     def to_dict(self) -> dict:
         """The job as JSON values (it travels to worker processes and cluster nodes this way)."""
@@ -185,12 +184,9 @@ class Job:
         """The inverse of to_dict."""
         return cls(Path(data["photo"]), data["driver"], Path(data["output"]), JobOptions(**data["options"]))
 
-    def with_options(self, **changes) -> Job:
-        return dataclasses.replace(self, options=dataclasses.replace(self.options, **changes))
-
 
 def _is_generated(spec: str) -> bool:
-    return spec.split(":", 1)[0].strip().lower() in SPEC_KINDS and ":" in spec
+    return ":" in spec and spec.split(":", 1)[0].strip().lower() in SPEC_KINDS
 
 
 def _under(folder: Path | None, path: str) -> Path:
@@ -207,10 +203,7 @@ def driver_from_spec(spec: str, options: JobOptions | None = None):
     options = options or JobOptions()
     if _is_generated(spec):
         kind, rest = spec.split(":", 1)
-        if kind.strip().lower() == "timeline":
-            return drivers.timeline(rest, options.fps, returns=not options.hold)
-        kind, *parts = [p.strip() for p in spec.split(":")]
-        return _generated(kind.lower(), parts, options, spec)
+        return _generated(kind.strip().lower(), rest, options, spec)
     path = Path(spec)
     suffix = path.suffix.lower()
     if suffix == ".fdyn":
@@ -221,23 +214,27 @@ def driver_from_spec(spec: str, options: JobOptions | None = None):
     if suffix == ".json" or (suffix == ".csv" and _is_motion_csv(path)):
         return drivers.motion(path)
     if path.is_dir() or suffix in _LANDMARK_SUFFIXES or suffix == ".csv":
-        fps = options.fps if options.fps != JobOptions.fps else None
-        return drivers.landmarks(path, fps, options.landmarks_format, options.smoothing)
+        return drivers.landmarks(path, options.fps, options.landmarks_format, options.smoothing)
     return drivers.video(path, options.reference, options.smoothing)
 
 
-def _generated(kind: str, parts: list[str], options: JobOptions, spec: str):
+def _generated(kind: str, rest: str, options: JobOptions, spec: str):
+    """expression:, timeline: or imagine: (`rest` is what follows the kind's colon)."""
+    fps = options.fps or GENERATED_FPS
+    if kind == "timeline":
+        return drivers.timeline(rest, fps, returns=not options.hold)
+    parts = [p.strip() for p in rest.split(":")]
     if kind == "expression":
-        if not 1 <= len(parts) <= 3 or not parts[0]:
+        if len(parts) > 3 or not parts[0]:
             raise InputError(f"expected expression:LABEL[:DURATION[:INTENSITY]], got {spec!r}")
-        duration = drivers.parse_duration(parts[1], options.fps) if len(parts) > 1 and parts[1] else 2.0
+        duration = drivers.parse_duration(parts[1], fps) if len(parts) > 1 and parts[1] else 2.0
         intensity = _number(parts[2], "intensity", spec) if len(parts) > 2 else 1.0
-        return drivers.expression(parts[0], duration, intensity, options.fps, returns=not options.hold)
+        return drivers.expression(parts[0], duration, intensity, fps, returns=not options.hold)
     if len(parts) > 2:
         raise InputError(f"expected imagine:DURATION[:SEED], got {spec!r}")
-    duration = drivers.parse_duration(parts[0], options.fps, least=0.5) if parts and parts[0] else 10.0
+    duration = drivers.parse_duration(parts[0], fps, least=0.5) if parts[0] else 10.0
     seed = int(_number(parts[1], "seed", spec)) if len(parts) > 1 else 0
-    return drivers.imagine(duration, seed, options.style, options.fps)
+    return drivers.imagine(duration, seed, options.style, fps)
 
 
 def _number(text: str, what: str, spec: str) -> float:
@@ -255,7 +252,7 @@ def _is_motion_csv(path: Path) -> bool:
     except OSError:
         return False  # the landmark reader says what is wrong with the path
     names = {cell.strip() for cell in header.split(",")}
-    return "Timecode" in names or ("time" in names and "x_0" not in names and "success" not in names)
+    return ("Timecode" in names or "time" in names) and not looks_like_openface(header)
 
 
 @dataclass(frozen=True)

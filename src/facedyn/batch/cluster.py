@@ -7,6 +7,7 @@ same paths (a shared file system): the jobs travel as paths, never as file conte
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -14,8 +15,6 @@ from collections.abc import Iterator
 
 from facedyn.batch.worker import JobWorker, WorkerResult
 from facedyn.errors import InputError
-
-log = logging.getLogger(__name__)
 
 
 class _RayJobWorker:
@@ -26,7 +25,7 @@ class _RayJobWorker:
 
     def __call__(self, batch: dict) -> dict:
         keys, results = list(batch["key"]), [self._worker(json.loads(job)) for job in batch["job"]]
-        return {"key": keys, "result": [json.dumps(r.__dict__) for r in results]}
+        return {"key": keys, "result": [json.dumps(dataclasses.asdict(r)) for r in results]}
 
 
 def run_ray(jobs: dict[str, dict], address: str, workers: int | None) -> Iterator[tuple[str, WorkerResult]]:

@@ -33,6 +33,11 @@ class JobOutcome:
     driver: str = ""
     output: str = ""
 
+    @property
+    def line(self) -> int:
+        """The job's line in the jobs file."""
+        return int(self.job.removeprefix("line "))
+
 
 class Report:
     """The outcomes so far, written to `path`.csv and `path`.json at most every `every` seconds
@@ -59,8 +64,11 @@ class Report:
     def count(self, status: str) -> int:
         return sum(o.status == status for o in self.outcomes)
 
+    def in_file_order(self) -> list[JobOutcome]:
+        return sorted(self.outcomes, key=lambda o: o.line)
+
     def flush(self) -> None:
-        rows = sorted(self.outcomes, key=lambda o: int(o.job.split()[-1]) if o.job.split()[-1].isdigit() else 0)
+        rows = self.in_file_order()
         write_atomic(self.csv_path, lambda tmp: _write_csv(tmp, rows))
         summary = {status: self.count(status) for status in STATUSES}
         document = {"summary": summary, "jobs": [asdict(o) for o in rows]}

@@ -91,7 +91,7 @@ def _plan(rows: list[JobRow], out_dir: Path, report: Report) -> dict[str, tuple[
         if output.exists():
             report.add(_outcome(row, WorkerResult("skipped", "the output exists (delete it to run this job again)")))
             continue
-        if output.parent != out_dir.resolve() and output.is_relative_to(out_dir.resolve()):
+        if output.is_relative_to(out_dir.resolve()):
             output.parent.mkdir(parents=True, exist_ok=True)  # sub-folders of the output folder are made
         pending[f"line {row.line}"] = (row, row.job.to_dict())
     return pending

@@ -23,16 +23,12 @@ class WorkerResult:
 
 
 class JobWorker:
-    """Holds the models; call it with a job (as Job.to_dict) to run the job.
+    """Holds the models; call it with a job (as Job.to_dict) to run the job. For worker
+    processes only: MediaPipe's native log lines go to /dev/null (the process's stderr file
+    descriptor changes)."""
 
-    Args:
-        quiet_native: send MediaPipe's native log lines to /dev/null (for worker processes:
-            it changes the process's stderr file descriptor).
-    """
-
-    def __init__(self, quiet_native: bool = True) -> None:
-        if quiet_native:
-            silence_native_logs()
+    def __init__(self) -> None:
+        silence_native_logs()
         logging.getLogger("facedyn").setLevel(logging.ERROR)  # per-job notices would bury the progress bar
         self._animator = Animator()
 

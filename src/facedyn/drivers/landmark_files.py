@@ -95,7 +95,7 @@ def read_landmarks(path: str | Path, layout: str = "auto") -> LandmarkSequence |
     if layout == "numpy" or (layout == "auto" and path.suffix.lower() in (".npy", ".npz")):
         return _with_path(_read_numpy(path), path)
     text = _text(path)
-    if layout == "openface" or (layout == "auto" and _looks_like_openface(text)):
+    if layout == "openface" or (layout == "auto" and looks_like_openface(text)):
         result = parse_openface(text, path.name)
     elif layout == "frames":
         result = LandmarkSequence(to_pixels(parse_frame_file(text, path.name)[None], path.name))
@@ -118,7 +118,8 @@ def _text(path: Path) -> str:
         raise InputError(f"cannot read landmark file {path}: {exc}") from None
 
 
-def _looks_like_openface(text: str) -> bool:
+def looks_like_openface(text: str) -> bool:
+    """True when the first line of `text` is an OpenFace CSV header."""
     header = text.lstrip().split("\n", 1)[0]
     names = {cell.strip() for cell in header.split(",")}
     return "success" in names and ("x_0" in names or "AU01_r" in names or "pose_Rx" in names)

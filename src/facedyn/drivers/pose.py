@@ -101,6 +101,10 @@ class PoseEdit:
         return replace(motion, frames=frames())
 
 
-def with_pose(driver, yaw: str | float = 0.0, pitch: str | float = 0.0, roll: str | float = 0.0) -> PoseEdit:
-    """`driver` with its head turned further by constant angles or keyframes (see parse_angle)."""
-    return PoseEdit(driver, parse_angle(yaw, "yaw"), parse_angle(pitch, "pitch"), parse_angle(roll, "roll"))
+def with_pose(driver, yaw: str | float = 0.0, pitch: str | float = 0.0, roll: str | float = 0.0):
+    """`driver` with its head turned further by constant angles or keyframes (see parse_angle);
+    `driver` itself when every angle is 0 throughout."""
+    angles = parse_angle(yaw, "yaw"), parse_angle(pitch, "pitch"), parse_angle(roll, "roll")
+    if not any(any(k.values) for k in angles):
+        return driver
+    return PoseEdit(driver, *angles)

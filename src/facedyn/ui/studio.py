@@ -69,7 +69,7 @@ class Studio:
         with self._lock:
             self._source(Job(self.example_photo(), "", self.work_dir / "warm.mp4", JobOptions()))
 
-    def job(self, photo: str | Path | None, driver: str, options: JobOptions, name: str = "facedyn") -> Job:
+    def job(self, photo: str | Path | None, driver: str, options: JobOptions) -> Job:
         """A job writing into the work folder under a fresh name.
 
         Raises:
@@ -81,7 +81,7 @@ class Studio:
             raise InputError("no driver: give a driving video, a motion file, an expression or a length")
         with self._lock:
             self._count += 1
-            output = self.work_dir / f"{name}-{self._count}.mp4"
+            output = self.work_dir / f"facedyn-{self._count}.mp4"
         return Job(Path(photo), driver, output, options)
 
     def preview(self, job: Job) -> np.ndarray:
