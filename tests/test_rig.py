@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import numpy as np
@@ -106,3 +107,29 @@ def test_timeline_parse_and_blend():
     for bad, message in (("smile@2-1s", "ends before"), ("smile 1-2", "item 1"), ("smile@0-1, grin@1-2", "unknown expression")):
         with pytest.raises(InputError, match=message):
             parse_timeline(bad)
+
+
+def test_the_rig_leaves_other_threads_blas_results_alone():
+    """Rig.apply/solve once limited BLAS to one thread per call; that limit is process-wide, so
+    a product on another thread (the pipeline's tracker) got 1 or 2 threads by timing, and
+    different last bits. Now a concurrent product gives the same bits every time."""
+    rig = Rig()
+    rng = np.random.default_rng(0)
+    c, a, x = rng.random(52), rng.standard_normal((52, 1434)), rng.random(52)
+    stop = threading.Event()
+
+    def busy_rig() -> None:
+        while not stop.is_set():
+            rig.solve(rig.apply(c))
+
+    worker = threading.Thread(target=busy_rig)
+    worker.start()
+    try:
+        expected = x @ a
+        seen, deadline = set(), time.monotonic() + 2.0
+        while time.monotonic() < deadline:
+            seen.add((x @ a).tobytes())
+    finally:
+        stop.set()
+        worker.join()
+    assert seen == {expected.tobytes()}

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
-from threadpoolctl import ThreadpoolController
 
 from facedyn.rig.blendshapes import BLENDSHAPES, build_basis
 from facedyn.tracking import topology as T
@@ -13,6 +12,13 @@ from facedyn.tracking import topology as T
 # Antagonist pairs (eyeLookUp/Down, jawLeft/Right, ...) are exact opposites, so the normal
 # matrix is singular; a tiny ridge makes it factorable and the 0..1 bounds pick the active one.
 RIDGE = 1e-6
+
+# One frame's products (52 x 1434) go through einsum's own loop, not BLAS: BLAS would wake its
+# thread pool for them (which then spins idle beside the pipeline's other threads), and its
+# thread count, which is process-wide, changes the result's last bits. Limiting it per call
+# made a concurrent thread's BLAS results depend on timing (the pipelined and serial outputs
+# differed now and then); einsum gives the same bits on every thread, every time.
+_ONE_FRAME = "k,kv->v"
 
 
 class Rig:
@@ -31,7 +37,6 @@ class Rig:
         gram += RIDGE * np.trace(gram) / len(gram) * np.eye(len(gram))
         self._a = a
         self._gram = gram
-        self._threads = ThreadpoolController()  # found once: looking up the BLAS libraries costs milliseconds
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -60,8 +65,7 @@ class Rig:
             raise ValueError(f"expected (..., {len(BLENDSHAPES)}) coefficients, got {c.shape}")
         if c.ndim > 1:
             return (c @ self._a).reshape(*c.shape[:-1], T.N_VERTICES, 3)
-        with self._threads.limit(limits=1, user_api="blas"):  # one frame: a pool would spin idle after it
-            return (c @ self._a).reshape(T.N_VERTICES, 3)
+        return np.einsum(_ONE_FRAME, c, self._a).reshape(T.N_VERTICES, 3)
 
     def solve(self, offsets: np.ndarray) -> np.ndarray:
         """Coefficients in 0..1 whose fields best add up to `offsets` (bounded least squares,
@@ -77,9 +81,9 @@ class Rig:
         off = np.asarray(offsets, np.float64)
         if off.shape[-2:] != (T.N_VERTICES, 3):
             raise ValueError(f"expected (..., 478, 3) offsets, got {off.shape}")
-        with self._threads.limit(limits=1, user_api="blas"):
-            rhs = off.reshape(-1, T.N_VERTICES * 3) @ self._a.T  # (N, 52)
-            out = np.array([box_least_squares(self._gram, h) for h in rhs])
+        flat = off.reshape(-1, T.N_VERTICES * 3)
+        rhs = flat @ self._a.T if len(flat) > 1 else np.einsum("nv,kv->nk", flat, self._a)  # (N, 52)
+        out = np.array([box_least_squares(self._gram, h) for h in rhs])  # 52 x 52: below BLAS's threading size
         return out.reshape(*off.shape[:-2], len(BLENDSHAPES))
 
 
