@@ -133,3 +133,13 @@ def test_batch_on_ray(tmp_path, testdata):
         ray.shutdown()
     assert [report.count(s) for s in ("done", "skipped", "failed")] == [3, 0, 1]
     assert probe_video(tmp_path / "out" / "sub" / "mona.mp4").frame_count == 25
+
+
+def test_an_output_onto_an_input_fails_rather_than_counting_as_done(tmp_path, testdata):
+    video = testdata / "videos" / "woman_smile_happy.mp4"
+    before = video.stat().st_mtime_ns
+    (tmp_path / "jobs.csv").write_text(f"photo,driver,output\n{testdata / 'images' / 'woman_sad.jpg'},{video},{video}\n")
+    report = run_batch(tmp_path / "jobs.csv", tmp_path / "out", workers=1)
+    [outcome] = report.outcomes
+    assert outcome.status == "failed" and "is the input" in outcome.error
+    assert video.stat().st_mtime_ns == before

@@ -136,6 +136,13 @@ def test_errors_show_one_line_and_no_traceback(page, shots, tmp_path):
     page.get_by_text("Error: no face found in").wait_for()
     assert "use a photo where one face is clearly visible" in page.inner_text("#status")
     assert page.locator("#result video").count() == 0
+    not_an_image = tmp_path / "photo.jpg"
+    not_an_image.write_text("not a photo")
+    page.locator("#photo input[type=file]").set_input_files(str(not_an_image))
+    page.wait_for_timeout(1000)
+    page.click("#run-express")
+    page.get_by_text("Error: cannot read image").wait_for()  # facedyn's own line, not Gradio's
+    assert "use a JPEG or PNG photo" in page.inner_text("#status")
 
 
 @pytest.mark.parametrize("tab", ["Imagine", "Motion"])

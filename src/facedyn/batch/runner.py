@@ -9,7 +9,9 @@ from pathlib import Path
 from facedyn.batch.jobsfile import JobRow, read_jobs
 from facedyn.batch.report import JobOutcome, Report
 from facedyn.batch.worker import WorkerResult
-from facedyn.errors import InputError
+from facedyn.errors import FacedynError, InputError, error_line
+from facedyn.io import VIDEO_SUFFIXES
+from facedyn.io.files import check_output
 
 REPORT_NAME = "facedyn-batch-report"  # .csv and .json in the output folder
 
@@ -88,11 +90,16 @@ def _plan(rows: list[JobRow], out_dir: Path, report: Report) -> dict[str, tuple[
                                                            "give each job its own output")))
             continue
         owners[output] = row.line
+        if output.is_relative_to(out_dir.resolve()):
+            output.parent.mkdir(parents=True, exist_ok=True)  # sub-folders of the output folder are made
+        try:  # before "exists, so done": an output that is an input must fail, not pass as finished
+            check_output(row.job.output, VIDEO_SUFFIXES, (row.job.photo, Path(row.job.driver)))
+        except FacedynError as exc:
+            report.add(_outcome(row, WorkerResult("failed", error_line(exc))))
+            continue
         if output.exists():
             report.add(_outcome(row, WorkerResult("skipped", "the output exists (delete it to run this job again)")))
             continue
-        if output.is_relative_to(out_dir.resolve()):
-            output.parent.mkdir(parents=True, exist_ok=True)  # sub-folders of the output folder are made
         pending[f"line {row.line}"] = (row, row.job.to_dict())
     return pending
 

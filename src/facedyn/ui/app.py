@@ -23,7 +23,7 @@ def build_app(studio: Studio):
         gr.Markdown(INTRO)
         with gr.Row():
             with gr.Column(scale=1):
-                photo = gr.Image(value=str(studio.example_photo()), type="filepath", format="png", label="Photo (one face)",
+                photo = gr.Image(value=str(studio.example_photo()), type="filepath", label="Photo (one face)",
                                  sources=["upload", "webcam", "clipboard"], elem_id="photo")
                 common = _output_controls(gr)
             with gr.Column(scale=2), gr.Tabs(selected="express"):
@@ -34,7 +34,7 @@ def build_app(studio: Studio):
                 status = gr.Markdown(elem_id="status")
         for button, inputs, make_spec in runs:
             button.click(_render_handler(studio, make_spec), [photo, *common, *inputs], [preview, result, status],
-                         concurrency_id="facedyn")
+                         concurrency_id="facedyn", preprocess=False)
     return app
 
 
@@ -103,12 +103,12 @@ def _codec_tab(gr, studio: Studio):
         try:
             if not video:
                 raise InputError("no clip: upload or record a video with one face")
-            done = studio.encode(video, int(q), progress=_frames(progress))
+            done = studio.encode(_path(video), int(q), progress=_frames(progress))
         except Exception as exc:
             return None, _failed(gr, exc)
         return str(done.stream), done.describe()
 
-    encode.click(on_encode, [clip, quality], [stream, summary], concurrency_id="facedyn")
+    encode.click(on_encode, [clip, quality], [stream, summary], concurrency_id="facedyn", preprocess=False)
     decode = gr.Button("Decode on the photo", variant="primary", elem_id="run-decode")
     return decode, [stream], _stream_spec
 
@@ -124,10 +124,10 @@ def _render_handler(studio: Studio, make_spec):
     def handler(photo, size, paste, side, yaw, pitch, roll, *values, progress=gr.Progress()) -> Iterator:  # noqa: B008
         first = None
         try:
-            driver, options = make_spec(*values)
+            driver, options = make_spec(*map(_path, values))
             options = JobOptions(size=int(size), paste_back=bool(paste), side_by_side=bool(side), yaw=_angle(yaw),
                                  pitch=_angle(pitch), roll=_angle(roll), **options)
-            job = studio.job(photo, driver, options)
+            job = studio.job(_path(photo), driver, options)
             first = studio.preview(job)
             yield first, None, "Rendering..."
             done = studio.render(job, progress=_frames(progress))
@@ -144,6 +144,16 @@ def _failed(gr, exc: Exception) -> str:
     line = error_line(exc)
     gr.Warning(line, title="Error")
     return f"**Error:** {line}"
+
+
+def _path(value):
+    """An uploaded file's path from Gradio's raw payload ({"path": ...}, a video's {"video":
+    {...}}); other values as they are. The events skip Gradio's own preprocessing, so photos
+    reach facedyn's loader untouched (EXIF turn, 16 bits, alpha) and a file that is not an
+    image gets facedyn's one-line error instead of Gradio's."""
+    if isinstance(value, dict):
+        return _path(value.get("video")) if "video" in value else value.get("path")
+    return value
 
 
 def _angle(value) -> str:
