@@ -12,6 +12,7 @@ import shutil
 import socket
 from fractions import Fraction
 from pathlib import Path
+from urllib.parse import urljoin
 
 import pytest
 
@@ -78,10 +79,12 @@ def shots(tmp_path_factory) -> Path:
 
 def _download_result(page, folder: Path, name: str) -> Path:
     page.wait_for_selector("#result video")
-    with page.expect_download() as download:
-        page.locator("#result a[download]").click()
+    # Fetched with a timeout: a browser download's save_as waits without one (a run hung here once).
+    href = page.locator("#result a[download]").get_attribute("href")
+    response = page.request.get(urljoin(page.url, href), timeout=TIMEOUT_MS)
+    assert response.ok, f"{href}: HTTP {response.status}"
     path = folder / name
-    download.value.save_as(path)
+    path.write_bytes(response.body())
     return path
 
 
