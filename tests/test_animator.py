@@ -8,6 +8,7 @@ import pytest
 
 from facedyn import AnimatorConfig, InputError, NoFaceError, RenderConfig, RetargetConfig, drivers
 from facedyn.animator import Animator
+from facedyn.eval.metrics import psnr
 from facedyn.io import iter_frames, probe_video
 from facedyn.io.video import VideoWriter
 from facedyn.tracking import FaceTracker
@@ -359,16 +360,11 @@ def test_the_pipelined_path_gives_the_serial_paths_frames(tmp_path, image_path, 
     assert all(np.array_equal(a, b) for a, b in zip(drawn, serial_drawn, strict=True))
     assert encoded[True] == encoded[False] == [_digest(f) for f in drawn]
     assert len(written) == len(serial_written) == len(drawn)
-    assert min(_psnr(a, b) for a, b in zip(written, serial_written, strict=True)) > 45
+    assert min(psnr(a, b) for a, b in zip(written, serial_written, strict=True)) > 45
 
 
 def _digest(frame: np.ndarray) -> str:
     return hashlib.sha1(np.ascontiguousarray(frame).tobytes()).hexdigest()
-
-
-def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((a.astype(np.float64) - b) ** 2)
-    return float("inf") if mse == 0 else 10 * np.log10(255**2 / mse)
 
 
 def test_an_early_stop_frees_the_tracker_for_the_next_animation(animator, image_path, video_path):

@@ -50,7 +50,7 @@ def browser():
 @pytest.fixture
 def page(browser, web_app):
     """A fresh page on the app; requests that leave this machine are refused and must not happen."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     page.set_default_timeout(TIMEOUT_MS)
     outside = []
