@@ -7,8 +7,10 @@ Screenshots of each tab go to $FACEDYN_UI_SCREENSHOTS (default: the test's temp 
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import shutil
+import signal
 import socket
 from fractions import Fraction
 from pathlib import Path
@@ -27,6 +29,24 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+TEST_LIMIT_S = 300  # a whole browser test, set-up included
+
+
+@pytest.fixture(autouse=True)
+def _bounded():
+    """A browser test that runs past TEST_LIMIT_S fails with every thread's stack printed,
+    instead of holding the suite (Playwright's own timeouts did not fire in two hung runs)."""
+    def expire(signum, frame):
+        faulthandler.dump_traceback(all_threads=True)
+        pytest.fail(f"the browser test ran over {TEST_LIMIT_S} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(TEST_LIMIT_S)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
 
 
 @pytest.fixture(scope="module")
@@ -88,18 +108,29 @@ def _download_result(page, folder: Path, name: str) -> Path:
     return path
 
 
+SHOT_TIMEOUT_MS = 30_000
+
+
+def _screenshot(page, path: Path, full_page: bool = True) -> None:
+    """A screenshot with the page's videos paused and animations stopped: headless Chromium
+    can wait for a compositor frame that a playing video keeps from settling (a fresh-clone
+    run hung twice in the codec test, Chromium and Playwright's driver each at full CPU)."""
+    page.evaluate("document.querySelectorAll('video').forEach(v => v.pause())")
+    page.screenshot(path=path, full_page=full_page, animations="disabled", timeout=SHOT_TIMEOUT_MS)
+
+
 def _open_tab(page, name: str) -> None:
     page.get_by_role("tab", name=name).click()
     page.wait_for_timeout(300)  # the tab's fade-in, for the screenshot
 
 
 def test_first_visit_renders_the_astronaut_smiling(page, tmp_path, shots):
-    page.screenshot(path=shots / "express.png", full_page=True)
+    _screenshot(page, shots / "express.png")
     page.click("#run-express")
     page.wait_for_selector("#preview img")
-    page.screenshot(path=shots / "express-preview.png", full_page=True)
+    _screenshot(page, shots / "express-preview.png")
     video = _download_result(page, tmp_path, "astronaut.mp4")
-    page.screenshot(path=shots / "express-done.png", full_page=True)
+    _screenshot(page, shots / "express-done.png")
     info = probe_video(video)
     assert info.frame_count == 50 and info.fps == Fraction(25)  # the default 2 s at 25 fps
     assert (info.width, info.height) == (512, 512)  # the astronaut, pasted back at its own size
@@ -112,10 +143,10 @@ def test_upload_a_photo_and_a_driving_video(page, tmp_path, shots, image_path, v
     page.locator("#photo input[type=file]").set_input_files(str(image_path("woman_sad")))
     page.locator("#driving input[type=file]").set_input_files(str(driver))
     page.wait_for_selector("#driving video")
-    page.screenshot(path=shots / "animate.png", full_page=True)
+    _screenshot(page, shots / "animate.png")
     page.click("#run-animate")
     video = _download_result(page, tmp_path, "animated.mp4")
-    page.screenshot(path=shots / "animate-done.png", full_page=True)
+    _screenshot(page, shots / "animate-done.png")
     got, want = probe_video(video), probe_video(driver)
     assert got.frame_count == want.frame_count and got.fps == want.fps
 
@@ -127,7 +158,7 @@ def test_errors_show_one_line_and_no_traceback(page, shots, tmp_path):
     status, toast = page.inner_text("#status"), page.locator("[data-testid=toast-body]").first.inner_text()
     assert status.startswith("Error: no driver: give a driving video") and "\n" not in status.strip()
     assert "no driver: give a driving video" in toast and "Traceback" not in page.content()
-    page.screenshot(path=shots / "animate-error.png")
+    _screenshot(page, shots / "animate-error.png", full_page=False)
     blank = tmp_path / "blank.png"
     from PIL import Image
 
@@ -151,7 +182,7 @@ def test_errors_show_one_line_and_no_traceback(page, shots, tmp_path):
 @pytest.mark.parametrize("tab", ["Imagine", "Motion"])
 def test_every_tab_draws(page, shots, tab):
     _open_tab(page, tab)
-    page.screenshot(path=shots / f"{tab.lower()}.png", full_page=True)
+    _screenshot(page, shots / f"{tab.lower()}.png")
     assert page.locator(f"#run-{tab.lower()}").is_visible()
 
 
@@ -164,7 +195,7 @@ def test_codec_encodes_shows_the_bitrate_and_decodes(page, tmp_path, shots, vide
     summary = page.inner_text("#bitrate")
     bits = float(summary.split("dynamics at ")[1].split(" bit/s")[0])
     assert 50 < bits < 5000, summary  # a few hundred bits a second is the codec's point
-    page.screenshot(path=shots / "codec.png", full_page=True)
+    _screenshot(page, shots / "codec.png")
     page.click("#run-decode")
     video = _download_result(page, tmp_path, "decoded.mp4")
     frames = int(summary.split(" frames")[0])
