@@ -15,7 +15,9 @@ from facedyn import codec, drivers
 from facedyn.cli import main
 from facedyn.codec import bitstream as B
 from facedyn.codec import quantiser as Q
-from facedyn.drivers.parametric import OPENING_VALUES, PARAMETERS
+from facedyn.codec.distortion import mesh_distance, posed_vertices
+from facedyn.codec.files import FITTED_STRIDES
+from facedyn.drivers.parametric import COEFFICIENTS, OPENING_VALUES, PARAMETERS
 from facedyn.errors import InputError
 from facedyn.io import probe_video
 from facedyn.tracking import topology as T
@@ -118,8 +120,44 @@ def test_damaged_files_fail_in_one_line(tmp_path, damage, message):
 def test_an_unreachable_bitrate_gets_the_fewest_bits():
     values = _values(10.0)
     config = codec.files.fit_bitrate(values, 25, 20, codec.CodecConfig())
-    rates = {stride: _encode(values, quality=63, stride=stride)[1].dynamics_bytes for stride in (1, 2, 3)}
+    rates = {stride: _encode(values, quality=63, stride=stride)[1].dynamics_bytes for stride in FITTED_STRIDES}
     assert config.quality == 63 and rates[config.stride] == min(rates.values())
+
+
+@pytest.mark.parametrize("bitrate", [1000, 4000])
+def test_rate_control_finds_the_least_distortion_within_the_budget(bitrate):
+    """No quality and stride on a grid that keeps within the budget decodes closer to the
+    original than the ones rate control picks. The values jitter as tracked ones do (a fixed
+    stride penalty picked stride 3 here, 2.5 to 6 times as far off as stride 1)."""
+    values, seconds, rng = _values(8.0), 8.0, np.random.default_rng(0)
+    values[:, :3] += rng.normal(0, 0.3, (len(values), 3))  # degrees
+    values[:, 3:5] += rng.normal(0, 0.002, (len(values), 2))  # face heights
+    values[:, COEFFICIENTS] = np.clip(values[:, COEFFICIENTS] + rng.normal(0, 0.03, (len(values), 52)), 0, 1)
+
+    def outcome(quality: int, stride: int) -> tuple[float, float]:
+        data, encoder = _encode(values, quality=quality, stride=stride)
+        decoded = np.array([f.values for f in _decode(data)[0]])
+        return 8 * encoder.dynamics_bytes / seconds, mesh_distance(values, decoded)
+
+    config = codec.files.fit_bitrate(values, 25, bitrate, codec.CodecConfig())
+    rate, chosen = outcome(config.quality, config.stride)
+    assert rate <= bitrate
+    grid = [outcome(q, s) for q in range(0, Q.QUALITY_MAX + 1, 4) for s in FITTED_STRIDES]
+    within = [distance for rate, distance in grid if rate <= bitrate]
+    assert within and chosen <= 1.02 * min(within)
+
+
+def test_mesh_distance_measures_face_heights():
+    values = _values(1.0)
+    moved = values.copy()
+    moved[:, PARAMETERS.index("tx")] += 0.01
+    assert mesh_distance(values, values) == 0.0
+    assert mesh_distance(values, moved) == pytest.approx(0.01)
+    turned = values.copy()
+    turned[:, PARAMETERS.index("yaw")] += 2.0
+    assert 0.001 < mesh_distance(values, turned) < 0.02  # a face height's head turned by 2 degrees
+    with pytest.raises(ValueError, match=r"expected \(N, 62\) values, got \(25, 61\)"):
+        posed_vertices(values[:, :61])
 
 
 def test_stream_rate_control_follows_the_bitrate():
