@@ -86,6 +86,16 @@ def _packets(data: bytes) -> tuple[bytes, list[bytes]]:
     return data[:header], out
 
 
+def test_a_file_has_one_packet_per_key_interval():
+    """Packet headers cost bits: without packet_frames, a packet runs to the next key packet
+    (and at most 255 frames)."""
+    data, _ = _encode(_values(9.0), key_seconds=4.0)
+    counts = [B.Packet.parse(packet, 0)[0].count for packet in _packets(data)[1]]
+    assert counts == [100, 100, 25]
+    data, _ = _encode(_values(22.0), key_seconds=20.0)
+    assert [B.Packet.parse(packet, 0)[0].count for packet in _packets(data)[1]] == [255, 245, 50]
+
+
 def test_a_lost_packet_skips_to_the_next_key_packet(caplog):
     data, encoder = _encode(_values(9.0), packet_frames=5, key_seconds=2.0)
     header, packets = _packets(data)

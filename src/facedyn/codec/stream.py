@@ -37,7 +37,8 @@ class CodecConfig:
     quality: int = Q.QUALITY_UNITY  # 0..63, lower = finer: each 8 doubles the steps (the openings' less)
     bitrate: float | None = None  # bits per second of dynamics to aim for: the quality then adapts at each key packet
     key_seconds: float = 4.0  # time between key packets (random access, recovery after loss), 0.1..60
-    packet_frames: int | None = None  # frames per packet, 1..255 (None: one second's; 1 for live streams)
+    packet_frames: int | None = None  # frames per packet, 1..255 (None: a key interval's, at most 255: the fewest
+    # packet headers, for files; 1 for live streams)
     stride: int = 1  # code pose and expression every stride-th frame, 1..8 (the decoder interpolates; the
     # openings are coded every frame, as blinks and speech are fast): 2 saves about a quarter of the bits
 
@@ -109,7 +110,7 @@ class Encoder:
         self._describe = Describer(reference, closed_gap) if reference is not None else None
         stride = self.config.stride
         self.key_interval = stride * max(1, min(65535 // stride, round(self.config.key_seconds * self.fps / stride)))
-        self._packet_frames = self.config.packet_frames or max(1, min(255, round(self.fps)))
+        self._packet_frames = self.config.packet_frames or min(255, self.key_interval)
         self.header = B.Header(self.fps, RIG_VERSION, frame_count, self.key_interval, stride, len(PARAMETERS),
                                tuple(g.step for g in Q.GROUPS), audio)
         self._quality = self.config.quality
@@ -151,8 +152,8 @@ class Encoder:
 
     def push_audio(self, payloads: list[bytes], time: int) -> bytes:
         """One packet of consecutive Opus packets (each audio.frame_samples long), the first
-        at `time` (in 1/audio.rate s). It goes out at once: dynamics packets cover up to a
-        second, so a file's audio runs ahead of its dynamics by up to that."""
+        at `time` (in 1/audio.rate s). It goes out at once: a file's dynamics packets cover up
+        to a key interval, so its audio runs ahead of its dynamics by up to that."""
         if self.header.audio is None:
             raise ValueError("this encoder was made without audio (Encoder(audio=AudioInfo(...)))")
         if not 1 <= len(payloads) <= 255:
