@@ -61,8 +61,10 @@ def unfold(shape: np.ndarray, rest: np.ndarray, max_iterations: int = 60, pinned
 
     Each pass moves the displacement (shape - rest) of the vertices of folded triangles, and
     of their neighbours, halfway to the mean displacement of their neighbours, which spreads
-    a too-sharp move over more skin; a fold that resists draws in a wider ring. Stops when
-    nothing is folded or after `max_iterations`.
+    a too-sharp move over more skin; a fold that resists draws in a wider ring. Averaging
+    cannot carry a free corner past an edge of two pinned ones, so a folded triangle with two
+    pinned corners first gets its free corner put back as high over that edge, for the
+    edge's length, as at rest. Stops when nothing is folded or after `max_iterations`.
 
     Args:
         shape: (478, 3) float deformed mesh, head frame (y down).
@@ -78,8 +80,11 @@ def unfold(shape: np.ndarray, rest: np.ndarray, max_iterations: int = 60, pinned
     moves = (shape - rest).astype(np.float64)
     before = signed_areas(rest)
     counted = sizable(before)
+    corners = _PinnedEdges(rest, pinned)
     for k in range(max_iterations):
         bad = _turned(signed_areas(rest + moves), before, counted)
+        if corners.lift(rest, moves, bad):
+            bad = _turned(signed_areas(rest + moves), before, counted)
         if not bad.any():
             if k == 0:
                 return shape
@@ -93,6 +98,46 @@ def unfold(shape: np.ndarray, rest: np.ndarray, max_iterations: int = 60, pinned
         mean = neighbour_mean @ moves
         moves[touched] = 0.5 * moves[touched] + 0.5 * mean[touched]
     return (rest + moves).astype(shape.dtype)
+
+
+def _heights(points: np.ndarray, corners: np.ndarray) -> np.ndarray:
+    """(K,) signed xy height of corner c over edge ab for corners (K, 3) = (a, b, c), in units of
+    the edge's length: cross(b - a, c - a) / |b - a|^2."""
+    a, b, c = (points[corners[:, j], :2] for j in range(3))
+    edge, rise = b - a, c - a
+    return (edge[:, 0] * rise[:, 1] - edge[:, 1] * rise[:, 0]) / np.maximum((edge**2).sum(1), 1e-18)
+
+
+class _PinnedEdges:
+    """The triangles with two pinned corners a, b and a free one c (rolled to that order, which
+    keeps their orientation), and c's height over ab at rest (`_heights`)."""
+
+    def __init__(self, rest: np.ndarray, pinned: np.ndarray | None) -> None:
+        tris = T.face_triangles()
+        is_pinned = np.zeros(T.N_VERTICES, bool)
+        if pinned is not None:
+            is_pinned[pinned] = True
+        self.index = np.flatnonzero(is_pinned[tris].sum(1) == 2)
+        free_at = np.argmin(is_pinned[tris[self.index]], axis=1)
+        roll = (np.arange(3)[None, :] + free_at[:, None] + 1) % 3  # the free corner last
+        self.corners = np.take_along_axis(tris[self.index], roll, axis=1)
+        self.rest_height = _heights(rest, self.corners)
+
+    def lift(self, rest: np.ndarray, moves: np.ndarray, bad: np.ndarray) -> bool:
+        """Put the free corner of each folded triangle (bad: (T,) bool) back at its rest
+        height, moving it along the edge's normal in xy; updates `moves` (478, 3) in place.
+        Returns whether anything moved."""
+        folded = np.flatnonzero(bad[self.index])
+        if not len(folded):
+            return False
+        _, first = np.unique(self.corners[folded, 2], return_index=True)  # a corner of two: one per pass
+        folded = folded[first]
+        corners = self.corners[folded]
+        points = rest + moves
+        edge = points[corners[:, 1], :2] - points[corners[:, 0], :2]
+        normal = np.stack([-edge[:, 1], edge[:, 0]], axis=1)  # raises the height by 1 per unit
+        moves[corners[:, 2], :2] += (self.rest_height[folded] - _heights(points, corners))[:, None] * normal
+        return True
 
 
 OPENINGS = np.concatenate([T.RIGHT_EYE_LOOP, T.LEFT_EYE_LOOP, T.MOUTH_INNER_LOOP])  # pinned when the renderer unfolds
