@@ -80,11 +80,13 @@ def unfold(shape: np.ndarray, rest: np.ndarray, max_iterations: int = 60, pinned
     moves = (shape - rest).astype(np.float64)
     before = signed_areas(rest)
     counted = sizable(before)
-    corners = _PinnedEdges(rest, pinned)
+    corners: _PinnedEdges | None = None  # built at the first fold: most meshes have none
     for k in range(max_iterations):
         bad = _turned(signed_areas(rest + moves), before, counted)
-        if corners.lift(rest, moves, bad):
-            bad = _turned(signed_areas(rest + moves), before, counted)
+        if pinned is not None and bad.any():
+            corners = corners or _PinnedEdges(rest, pinned)
+            if corners.lift(rest, moves, bad):
+                bad = _turned(signed_areas(rest + moves), before, counted)
         if not bad.any():
             if k == 0:
                 return shape
