@@ -34,17 +34,32 @@ def _free_port() -> int:
 TEST_LIMIT_S = 300  # a whole browser test, set-up included
 
 
+@pytest.fixture(scope="module")
+def _terminal_stderr(request):
+    """A file descriptor of the terminal's stderr, taken while pytest's capture is off: a
+    run that the watchdog ends has no chance to print what was captured."""
+    with request.config.pluginmanager.getplugin("capturemanager").global_and_fixture_disabled():
+        fd = os.dup(2)
+    yield fd
+    os.close(fd)
+
+
 @pytest.fixture(autouse=True)
-def _bounded():
+def _bounded(_terminal_stderr):
     """A browser test that runs past TEST_LIMIT_S fails with every thread's stack printed,
-    instead of holding the suite (Playwright's own timeouts did not fire in two hung runs)."""
+    instead of holding the suite (Playwright's own timeouts did not fire in two hung runs).
+    Should that alarm not get through either (a third hung run went on for over 15 minutes
+    past it), faulthandler's watchdog thread, which needs no Python code to run, prints the
+    stacks and ends the whole run a minute later: a failed suite, not a hung CI."""
     def expire(signum, frame):
         faulthandler.dump_traceback(all_threads=True)
         pytest.fail(f"the browser test ran over {TEST_LIMIT_S} s")
 
     previous = signal.signal(signal.SIGALRM, expire)
     signal.alarm(TEST_LIMIT_S)
+    faulthandler.dump_traceback_later(TEST_LIMIT_S + 60, exit=True, file=_terminal_stderr)
     yield
+    faulthandler.cancel_dump_traceback_later()
     signal.alarm(0)
     signal.signal(signal.SIGALRM, previous)
 
@@ -59,12 +74,14 @@ def web_app():
 
 
 @pytest.fixture(scope="module")
-def browser():
+def browser(_terminal_stderr):
     sync_api = pytest.importorskip("playwright.sync_api", reason="no Playwright (make test-ui installs it)")
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
         yield browser
+        faulthandler.dump_traceback_later(60, exit=True, file=_terminal_stderr)  # closing is bounded too
         browser.close()
+        faulthandler.cancel_dump_traceback_later()
 
 
 @pytest.fixture
