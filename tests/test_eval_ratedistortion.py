@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 import pytest
@@ -30,6 +31,24 @@ def test_pixel_codecs_round_trip_at_their_rate(codec):
     assert low_kbps < high_kbps
     error = [np.abs(out.astype(float) - frames[10]).mean() for out in (low[10], high[10])]
     assert error[1] < error[0]
+
+
+def _policies() -> set[int]:
+    return {os.sched_getscheduler(int(tid)) for tid in os.listdir("/proc/self/task")}
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getscheduler"), reason="no scheduling policies on this OS")
+def test_encoding_leaves_every_thread_on_the_ordinary_scheduler():
+    """SVT-AV1 run as root moves its caller to SCHED_FIFO at top priority (a CI run hung on
+    it); run as another user it cannot, and the first check then shows nothing."""
+    before = _policies()
+    frames = [np.full((64, 64, 3), 40 * k, np.uint8) for k in range(6)]
+    rd.pixel_round_trip(frames, 25, "av1", 16000, 64)
+    assert _policies() == before
+    if os.geteuid() == 0:
+        with rd.ordinary_scheduling():
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
+        assert _policies() == before
 
 
 def _summary_results() -> list[ClipResult]:

@@ -10,6 +10,8 @@ import itertools
 import math
 import os
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,7 +66,7 @@ def pixel_round_trip(frames: list[np.ndarray], fps, codec: str, bitrate: int, si
     os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 prints its whole configuration otherwise
     h, w = frames[0].shape[:2]
     buffer = io.BytesIO()
-    with av.open(buffer, "w", format=container_format) as out:
+    with ordinary_scheduling() as restore, av.open(buffer, "w", format=container_format) as out:
         stream = out.add_stream(name, rate=fps)
         stream.width = stream.height = side
         stream.pix_fmt = "yuv420p"
@@ -75,6 +77,8 @@ def pixel_round_trip(frames: list[np.ndarray], fps, codec: str, bitrate: int, si
             image = av.VideoFrame.from_ndarray(cv2.resize(frame, (side, side), interpolation=cv2.INTER_AREA), format="rgb24")
             image.pts = k
             out.mux(stream.encode(image))
+            if k == 0:
+                restore()  # the encoder opened on this first frame and started its threads
         out.mux(stream.encode(None))
     payload = 0
     buffer.seek(0)
@@ -86,6 +90,36 @@ def pixel_round_trip(frames: list[np.ndarray], fps, codec: str, bitrate: int, si
                 decoded.append(cv2.resize(frame.to_ndarray(format="rgb24"), (w, h), interpolation=cv2.INTER_CUBIC))
     decoded = (decoded + decoded[-1:] * len(frames))[: len(frames)]
     return decoded, 8 * payload / (len(frames) / float(fps))
+
+
+@contextmanager
+def ordinary_scheduling() -> Iterator[Callable[[], None]]:
+    """Keeps this process off the real-time scheduler. SVT-AV1 run as root puts the thread
+    that opens it, and every thread it starts, on SCHED_FIFO at the top priority, and the
+    calling thread stays there after the encoder is gone: whatever this process ran next
+    (a browser it started, too) could then take both cores from the rest of the machine,
+    and a busy real-time thread kept a test's alarm from ever running (a CI run hung so).
+
+    Yields a function that puts every thread of this process back on the calling thread's
+    policy now; it runs again on leaving. A no-op where the OS has no such policies.
+    """
+    if not hasattr(os, "sched_getscheduler"):
+        yield lambda: None
+        return
+    policy, param = os.sched_getscheduler(0), os.sched_getparam(0)
+
+    def restore() -> None:
+        for tid in os.listdir("/proc/self/task"):
+            try:
+                if os.sched_getscheduler(int(tid)) != policy:
+                    os.sched_setscheduler(int(tid), policy, param)
+            except OSError:  # a thread that ended meanwhile, or no right to change it
+                pass
+
+    try:
+        yield restore
+    finally:
+        restore()
 
 
 def codec_reenactment(path: Path, animator, measurer, options: EvalOptions, rate: RateOptions) -> ClipResult:
