@@ -25,11 +25,19 @@ def _neighbours() -> tuple[np.ndarray, sparse.csr_matrix]:
     return edges, mean
 
 
+@lru_cache(maxsize=1)
+def _corners() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The surface triangles' first, second and third corners, (T,) int each."""
+    tris = T.face_triangles()
+    return tuple(np.ascontiguousarray(tris[:, j]) for j in range(3))
+
+
 def signed_areas(shape: np.ndarray) -> np.ndarray:
     """(T,) twice the signed xy area of each surface triangle of `shape` (478, 2+)."""
-    tris = T.face_triangles()
-    a, b, c = shape[tris[:, 0], :2], shape[tris[:, 1], :2], shape[tris[:, 2], :2]
-    return (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
+    a, b, c = _corners()
+    x, y = shape[:, 0], shape[:, 1]  # gathering single coordinates is 3x faster than rows
+    ax, ay = x[a], y[a]
+    return (x[b] - ax) * (y[c] - ay) - (y[b] - ay) * (x[c] - ax)
 
 
 def sizable(rest_areas: np.ndarray) -> np.ndarray:
