@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from facedyn import Animator
+from facedyn.eval.ratedistortion import ordinary_scheduling
 from facedyn.io import VideoWriter
 
 TESTDATA = Path(os.environ.get("FACEDYN_TESTDATA", Path(__file__).resolve().parents[2] / "shared" / "testdata"))
@@ -17,21 +18,14 @@ TESTDATA = Path(os.environ.get("FACEDYN_TESTDATA", Path(__file__).resolve().pare
 
 @pytest.fixture(autouse=True)
 def _no_real_time_threads():
-    """A test that leaves a thread of this process on a real-time policy fails: a busy
-    real-time thread can starve everything else, test alarms included (SVT-AV1 run as root
-    did this, and a later browser test hung CI). The threads are put back first."""
-    yield
-    if not hasattr(os, "sched_getscheduler"):
-        return
-    real_time = []
-    for tid in os.listdir("/proc/self/task"):
-        try:
-            if os.sched_getscheduler(int(tid)) in (os.SCHED_FIFO, os.SCHED_RR):
-                real_time.append(tid)
-                os.sched_setscheduler(int(tid), os.SCHED_OTHER, os.sched_param(0))
-        except OSError:  # ended meanwhile
-            pass
-    assert not real_time, f"threads {real_time} were left on a real-time scheduling policy"
+    """A test that leaves a thread of this process on another scheduling policy than it
+    started with fails: a busy real-time thread can starve everything else, test alarms
+    included (SVT-AV1 run as root did this, and a later browser test hung CI). The threads
+    are put back first (eval.ratedistortion.ordinary_scheduling)."""
+    with ordinary_scheduling() as restore:
+        yield
+        moved = restore()
+    assert not moved, f"threads {moved} were left on another scheduling policy (real-time?)"
 
 
 @pytest.fixture(scope="session")

@@ -93,7 +93,7 @@ def pixel_round_trip(frames: list[np.ndarray], fps, codec: str, bitrate: int, si
 
 
 @contextmanager
-def ordinary_scheduling() -> Iterator[Callable[[], None]]:
+def ordinary_scheduling() -> Iterator[Callable[[], list[int]]]:
     """Keeps this process off the real-time scheduler. SVT-AV1 run as root puts the thread
     that opens it, and every thread it starts, on SCHED_FIFO at the top priority, and the
     calling thread stays there after the encoder is gone: whatever this process ran next
@@ -101,20 +101,24 @@ def ordinary_scheduling() -> Iterator[Callable[[], None]]:
     and a busy real-time thread kept a test's alarm from ever running (a CI run hung so).
 
     Yields a function that puts every thread of this process back on the calling thread's
-    policy now; it runs again on leaving. A no-op where the OS has no such policies.
+    policy now and returns the ids of those it moved; it runs again on leaving. A no-op
+    where the OS has no such policies.
     """
     if not hasattr(os, "sched_getscheduler"):
-        yield lambda: None
+        yield lambda: []
         return
     policy, param = os.sched_getscheduler(0), os.sched_getparam(0)
 
-    def restore() -> None:
-        for tid in os.listdir("/proc/self/task"):
+    def restore() -> list[int]:
+        moved = []
+        for tid in map(int, os.listdir("/proc/self/task")):
             try:
-                if os.sched_getscheduler(int(tid)) != policy:
-                    os.sched_setscheduler(int(tid), policy, param)
+                if os.sched_getscheduler(tid) != policy:
+                    os.sched_setscheduler(tid, policy, param)
+                    moved.append(tid)
             except OSError:  # a thread that ended meanwhile, or no right to change it
                 pass
+        return moved
 
     try:
         yield restore
