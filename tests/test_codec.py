@@ -4,6 +4,7 @@ and damage, rate control, files and the CLI; the decoder fuzzed."""
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,10 +18,13 @@ from facedyn.codec import bitstream as B
 from facedyn.codec import quantiser as Q
 from facedyn.codec.distortion import mesh_distance, posed_vertices
 from facedyn.codec.files import FITTED_STRIDES
-from facedyn.drivers.parametric import COEFFICIENTS, OPENING_VALUES, PARAMETERS
+from facedyn.drivers.parametric import COEFFICIENTS, OPENING_VALUES, PARAMETERS, shared_rig
 from facedyn.errors import InputError
 from facedyn.io import probe_video
+from facedyn.rig.blendshapes import RIG_VERSION
 from facedyn.tracking import topology as T
+
+DATA = Path(__file__).parent / "data"
 
 
 def _values(seconds: float = 6.0, fps: int = 25, seed: int = 2) -> np.ndarray:
@@ -55,6 +59,38 @@ def test_round_trip_within_one_step(quality):
     decoded = np.array([f.values for f in frames])
     step = Q.steps(decoder.header.base_steps, quality)
     assert (np.abs(decoded - np.clip(values, Q.LOW, Q.HIGH)) <= step * (1 + 1e-9)).all()
+
+
+def test_version_1_streams_still_decode(tmp_path):
+    """A stream written by facedyn before version 2 (equal steps within a group, a change model
+    per parameter) decodes to the values it decoded to then."""
+    data = (DATA / "stream_v1.fdyn").read_bytes()
+    frames, decoder = _decode(data)
+    assert decoder.header.version == 1 and decoder.header.stride == 2
+    expected = np.load(DATA / "stream_v1_decoded.npz")["values"]
+    np.testing.assert_array_equal(np.array([f.values for f in frames]), expected)
+    path = tmp_path / "old.fdyn"
+    path.write_bytes(data)
+    assert codec.stream_info(path)["format"] == "facedyn dynamics stream, version 1"
+
+
+def test_written_streams_are_version_2_with_coarser_steps_for_coefficients_that_move_little():
+    data, encoder = _encode(_values(1.0))
+    assert B.Header.parse(data)[0].version == B.VERSION == 2
+    step = Q.steps(encoder.header.base_steps, Q.QUALITY_UNITY)
+    jaw_open, roll_lower = PARAMETERS.index("jawOpen"), PARAMETERS.index("mouthRollLower")
+    assert step[jaw_open] < Q.GROUPS[2].step < step[roll_lower]
+    version_1 = Q.steps(encoder.header.base_steps, Q.QUALITY_UNITY + 8, version=1)  # one group, one step
+    np.testing.assert_allclose(version_1[Q.GROUP_MEMBERS[2]], 2 * encoder.header.base_steps[2])
+
+
+def test_step_shifts_follow_the_rig():
+    """The format's table is the documented rule applied to this rig version's basis."""
+    basis = shared_rig().basis  # (52, 478, 3) face heights per unit coefficient
+    moved = np.linalg.norm(basis[..., :2], axis=-1).mean(1)
+    rule = np.round(8 * np.log2(np.clip(np.sqrt(Q.SHIFT_REFERENCE / np.maximum(moved, 1e-12)), 0.25, 4)))
+    assert RIG_VERSION == 1, "a new rig version needs its own step shift table"
+    np.testing.assert_array_equal(Q.STEP_SHIFTS, rule.astype(int))
 
 
 def test_stride_interpolates_every_frame_and_codes_fewer_bits():
@@ -115,7 +151,7 @@ def test_a_lost_packet_skips_to_the_next_key_packet(caplog):
     (lambda d: d[:-3], "truncated"),
     (lambda d: d[:20], "truncated: it ends inside its header"),
     (lambda d: d[:100] + bytes([d[100] ^ 0x40]) + d[101:], "damaged"),
-    (lambda d: d[:4] + b"\x02" + d[5:], "version 2; this facedyn reads version 1"),
+    (lambda d: d[:4] + b"\x03" + d[5:], "version 3; this facedyn reads versions 1 and 2"),
     (lambda d: b"RIFF" + d[4:], "not a facedyn dynamics stream"),
 ])
 def test_damaged_files_fail_in_one_line(tmp_path, damage, message):

@@ -1,4 +1,4 @@
-"""The facedyn dynamics stream, version 1, byte by byte (docs/codec.md is the specification).
+"""The facedyn dynamics stream, version 2, byte by byte (docs/codec.md is the specification).
 
     stream  := header packet*
     header  := "FDYN" version:u8 flags:u8 fps_num:u32 fps_den:u32 rig:u16 frames:u32
@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 MAGIC = b"FDYN"
-VERSION = 1
+VERSION = 2  # what facedyn writes
+READABLE_VERSIONS = (1, 2)  # version 1: equal steps within a group, a change model per parameter
 KEY, PREDICTED, AUDIO = 1, 2, 3  # packet types
 PACKET_TYPES = (KEY, PREDICTED, AUDIO)
 AUDIO_OPUS = 1
@@ -51,10 +52,11 @@ class Header:
     parameter_count: int
     base_steps: tuple[float, ...]  # one per quantiser group
     audio: AudioInfo | None = None
+    version: int = VERSION
 
     def to_bytes(self) -> bytes:
         out = bytearray(MAGIC)
-        out += struct.pack(_FIXED, VERSION, int(self.audio is not None), self.fps.numerator, self.fps.denominator,
+        out += struct.pack(_FIXED, self.version, int(self.audio is not None), self.fps.numerator, self.fps.denominator,
                            self.rig_version, self.frame_count, self.key_interval, self.stride, self.parameter_count,
                            len(self.base_steps))
         out += struct.pack(f">{len(self.base_steps)}f", *self.base_steps)
@@ -79,8 +81,9 @@ class Header:
         if len(data) < 4 + fixed:
             raise NeedMoreData
         version, flags, num, den, rig, frames, key, stride, params, groups = struct.unpack_from(_FIXED, data, 4)
-        if version != VERSION:
-            raise StreamError(f"stream version {version}; this facedyn reads version {VERSION} (upgrade facedyn)")
+        if version not in READABLE_VERSIONS:
+            readable = " and ".join(map(str, READABLE_VERSIONS))
+            raise StreamError(f"stream version {version}; this facedyn reads versions {readable} (upgrade facedyn)")
         end = 4 + fixed + 4 * groups + (8 if flags & 1 else 0)
         if len(data) < end + 4:
             raise NeedMoreData
@@ -98,7 +101,7 @@ class Header:
             raise StreamError(f"the stream's frame rate {num}/{den} is not 1..1000 fps")
         if not stride or key % stride or any(not (s > 0 and s < 1e6) for s in steps):
             raise StreamError(f"the stream's header is malformed (key interval {key}, stride {stride}, steps {steps})")
-        return cls(Fraction(num, den), rig, frames, key, stride, params, tuple(steps), audio), end + 4
+        return cls(Fraction(num, den), rig, frames, key, stride, params, tuple(steps), audio, version), end + 4
 
 
 @dataclass(frozen=True)

@@ -193,7 +193,7 @@ def stream_info(path: str | Path) -> dict[str, object]:
     seconds = len(stream.values) / float(h.fps)
     dynamics = stream.packets["key_bytes"] + stream.packets["predicted_bytes"]
     info = {
-        "format": f"facedyn dynamics stream, version {B.VERSION}", "rig version": h.rig_version,
+        "format": f"facedyn dynamics stream, version {h.version}", "rig version": h.rig_version,
         "fps": float(h.fps), "frames": len(stream.values), "duration s": round(seconds, 3),
         "coded every": f"{h.stride} frame(s)", "key interval s": round(h.key_interval / float(h.fps), 3),
         "parameters": f"{h.parameter_count} ({', '.join(PARAMETERS[:3])}, ...)",

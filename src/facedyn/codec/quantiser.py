@@ -3,7 +3,9 @@
 A frame is the len(PARAMETERS) numbers of drivers.parametric (head pose, 52 rig
 coefficients, eye and lip openings). Each parameter belongs to a group with one base step;
 a packet's quality index scales each step by 2 ** (share * (quality - QUALITY_UNITY) / 8),
-the share 1 but for the eyes' 0.25 and the lips' and mouth width's 0.5. Values reconstruct as rest + integer * step.
+the share 1 but for the eyes' 0.25 and the lips' and mouth width's 0.5. From stream version
+2 on, each rig coefficient's step is further scaled by 2 ** (STEP_SHIFTS / 8): coarser for a
+coefficient that moves the face little. Values reconstruct as rest + integer * step.
 """
 
 from __future__ import annotations
@@ -76,9 +78,25 @@ MAX_LEVEL = (1 << 22) - 1  # |integer| cap: far above any value's range at the f
 LOW, HIGH = np.array([LIMITS[PARAMETER_LIMITS[n]] if n in PARAMETER_LIMITS else (0.0, 1.0) for n in PARAMETERS]).T
 
 
-def steps(base_steps: np.ndarray, quality: int) -> np.ndarray:
-    """(len(PARAMETERS),) step of each parameter for group base steps (len(GROUPS),) at `quality`."""
-    return np.asarray(base_steps, np.float64)[GROUP_OF] * 2.0 ** (QUALITY_SHARE * (quality - QUALITY_UNITY) / 8)
+# Version 2's step shift of each rig coefficient, in eighths of an octave, in BLENDSHAPES
+# order: round(8 log2 clip(sqrt(SHIFT_REFERENCE / d), 1/4, 4)), d the mean 2D displacement of
+# the rig's vertices (face heights) by the coefficient at 1 (rig version 1; a test recomputes
+# it). Equal steps spent most bits on coefficients that barely move the face: at 1 kbit/s,
+# with the shared change models (stream.py), the mesh distance of the 10 test clips and 6
+# motion files fell by a third. The square root and the clip keep small coefficients (lids,
+# lip rolls) from coarsening as far as mesh error alone would ask.
+SHIFT_REFERENCE = 1.5e-3
+STEP_SHIFTS = (4, 7, 6, 6, 7, 7, 3, 4, 7, 7, 7, 7, 7, 3, 16, -8, -8, -14, -2, -6, -9, -10, -10, -6, -7, -4, -4, 2, 2, -2,
+               -2, 9, 7, -1, 2, 8, 9, 1, 2, 1, 2, 1, 1, -2, 1, 1, 0, 5, 6, 2, 2, -7)
+_SHIFTS = np.zeros(len(PARAMETERS))
+_SHIFTS[[PARAMETERS.index(name) for name in BLENDSHAPES]] = STEP_SHIFTS
+
+
+def steps(base_steps: np.ndarray, quality: int, version: int = 2) -> np.ndarray:
+    """(len(PARAMETERS),) step of each parameter for group base steps (len(GROUPS),) at
+    `quality`, in a stream of `version` (1: no per-coefficient shifts)."""
+    shift = QUALITY_SHARE * (quality - QUALITY_UNITY) + (_SHIFTS if version >= 2 else 0.0)
+    return np.asarray(base_steps, np.float64)[GROUP_OF] * 2.0 ** (shift / 8)
 
 
 def quantise(values: np.ndarray, step: np.ndarray, previous: np.ndarray | None) -> np.ndarray:

@@ -61,17 +61,29 @@ CHANGED_PRIOR = (3, 1)  # a group is more often unchanged than changed from fram
 
 
 class _Models:
-    """The adaptive models of one key interval: per parameter, one for key frames and one per
-    context (did the parameter change in the previous frame) for predicted frames; per group,
-    one flag model per context (did the group change in the previous frame)."""
+    """The adaptive models of one key interval: per parameter, one for key frames; for the
+    changes on predicted frames, models chosen by a context, shared by a group's parameters
+    (version 2: context = did the parameter change in the previous frame + 2 x is its level
+    0) or per parameter (version 1: context = did it change); per group, one flag model per
+    context (did the group change in the previous frame)."""
 
-    def __init__(self) -> None:
+    def __init__(self, version: int) -> None:
         n = len(PARAMETERS)
+        self.version = version
         self.key = [AdaptiveModel(prior_counts(KEY_DECAY)) for _ in range(n)]
-        self.predicted = [[AdaptiveModel(prior_counts(MOVED_DECAY)) for _ in range(2)] for _ in range(n)]
+        if version >= 2:
+            shared = [[AdaptiveModel(prior_counts(MOVED_DECAY)) for _ in range(4)] for _ in Q.GROUPS]
+            self.predicted = [shared[g] for g in Q.GROUP_OF]
+        else:
+            self.predicted = [[AdaptiveModel(prior_counts(MOVED_DECAY)) for _ in range(2)] for _ in range(n)]
         self.moved = [0] * n
         self.group_flag = [[AdaptiveModel(CHANGED_PRIOR) for _ in range(2)] for _ in Q.GROUPS]
         self.group_moved = [0] * len(Q.GROUPS)
+
+    def change_model(self, i: int, level: int) -> AdaptiveModel:
+        """The model for parameter i's change from its previous frame's `level`."""
+        at_rest = 2 * int(level == 0) if self.version >= 2 else 0
+        return self.predicted[i][self.moved[i] + at_rest]
 
 
 @dataclass(frozen=True)
@@ -119,9 +131,9 @@ class Encoder:
         self._pending = 0  # frames in the open packet
         self._packet_start = 0
         self._coder: IntegerEncoder | None = None
-        self._models = _Models()
+        self._models = _Models(self.header.version)
         self._levels: np.ndarray | None = None  # the last frame's levels
-        self._steps = Q.steps(self.header.base_steps, self._quality)
+        self._steps = Q.steps(self.header.base_steps, self._quality, self.header.version)
         self._header_sent = False
         self._interval_bits = 0  # dynamics bits since the last key packet, for rate control
         self.dynamics_bytes = 0  # bytes of dynamics packets written so far
@@ -177,8 +189,8 @@ class Encoder:
             rate = max(self._interval_bits, 1) / float(seconds)
             self._quality = int(np.clip(self._quality + round(8 * math.log2(rate / self.config.bitrate)), 0, Q.QUALITY_MAX))
         self._interval_bits = 0
-        self._steps = Q.steps(self.header.base_steps, self._quality)
-        self._models = _Models()
+        self._steps = Q.steps(self.header.base_steps, self._quality, self.header.version)
+        self._models = _Models(self.header.version)
         self._levels = None
 
     def _code_frame(self, values: np.ndarray, key: bool, full: bool) -> None:
@@ -191,7 +203,7 @@ class Encoder:
                 self._coder.encode(level, m.key[i])
         else:
             levels = np.where(full | Q.EVERY_FRAME, levels, self._levels)
-            changes = levels - self._levels
+            changes, previous = levels - self._levels, self._levels.tolist()
             for g in Q.groups_in(full):
                 members = Q.GROUP_MEMBERS[g]
                 changed = int(changes[members].any())
@@ -199,7 +211,7 @@ class Encoder:
                 m.group_moved[g] = changed
                 for i in members.tolist():
                     if changed:
-                        self._coder.encode(int(changes[i]), m.predicted[i][m.moved[i]])
+                        self._coder.encode(int(changes[i]), m.change_model(i, previous[i]))
                     m.moved[i] = int(changes[i] != 0)
         self._levels = levels
 
@@ -243,7 +255,7 @@ class Decoder:
         self._expected_sequence: int | None = None
         self._synced = False  # a key packet has been decoded and nothing lost since
         self._next_frame = 0
-        self._models = _Models()
+        self._models: _Models | None = None  # from the first key packet on
         self._levels: np.ndarray | None = None  # the last frame's levels
         self._steps: np.ndarray | None = None
         self._last: DecodedFrame | None = None  # the last frame on the stride, to interpolate from
@@ -379,8 +391,8 @@ class Decoder:
         if key:
             if not payload or payload[0] > Q.QUALITY_MAX or packet.time % self.header.key_interval:
                 return self._bad_key(packet)
-            self._steps = Q.steps(self.header.base_steps, payload[0])
-            self._models, self._levels = _Models(), None
+            self._steps = Q.steps(self.header.base_steps, payload[0], self.header.version)
+            self._models, self._levels = _Models(self.header.version), None
             payload = payload[1:]
         coder = IntegerDecoder(payload)
         out = []
@@ -428,12 +440,12 @@ class Decoder:
         if key:
             levels = np.array([coder.decode(m.key[i]) for i in range(len(PARAMETERS))], np.int64)
         else:
-            levels = self._levels.copy()
+            levels, previous = self._levels.copy(), self._levels.tolist()
             for g in Q.groups_in(full):
                 changed = coder.decode_symbol(m.group_flag[g][m.group_moved[g]])
                 m.group_moved[g] = changed
                 for i in Q.GROUP_MEMBERS[g].tolist():
-                    change = coder.decode(m.predicted[i][m.moved[i]]) if changed else 0
+                    change = coder.decode(m.change_model(i, previous[i])) if changed else 0
                     m.moved[i] = int(change != 0)
                     levels[i] += change
         self._levels = np.clip(levels, -Q.MAX_LEVEL, Q.MAX_LEVEL)
