@@ -19,6 +19,26 @@ def test_umeyama_recovers_a_similarity():
     assert np.allclose(r, rot) and np.allclose(t, [3, -1, 2]) and np.isclose(s, 2.5)
 
 
+@pytest.mark.parametrize("dims", [2, 3])
+def test_umeyama_never_returns_a_reflection(dims):
+    """A mirrored target gets the best proper rotation (determinant +1), not a mirror."""
+    rng = np.random.default_rng(2)
+    src = rng.standard_normal((40, dims))
+    mirrored = src * np.r_[-1.0, np.ones(dims - 1)]
+    dst = 1.5 * mirrored + 0.5
+    r, t, s = umeyama(src, dst)
+    assert np.isclose(np.linalg.det(r), 1.0) and 0 < s < 1.5
+
+    def misfit(rotation: np.ndarray) -> float:  # at this scale, with the best translation
+        moved = s * src @ rotation.T
+        return float(np.linalg.norm(moved - moved.mean(0) - (dst - dst.mean(0))))
+
+    for angle in np.linspace(0, 2 * np.pi, 24, endpoint=False):  # no in-plane turn fits better
+        other = np.eye(dims)
+        other[:2, :2] = [[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]]
+        assert misfit(r) <= misfit(other) + 1e-9
+
+
 @pytest.mark.parametrize("angles", [(0, 0, 0), (25, -10, 5), (-30, 15, -20)])
 def test_angles_round_trip(angles):
     assert np.allclose(rotation_to_angles(angles_to_rotation(*angles)), angles)

@@ -70,14 +70,16 @@ def umeyama(src: np.ndarray, dst: np.ndarray, with_scale: bool = True) -> tuple[
     """
     if src.shape != dst.shape or src.ndim != 2:
         raise ValueError(f"expected two (N, D) arrays of one shape, got {src.shape} and {dst.shape}")
-    mu_s, mu_d = src.mean(0), dst.mean(0)
+    # Written for small N (the landmark driver calls it ~30 times a frame): sums, not
+    # mean/var, and a sign flip instead of a diagonal matrix.
+    n = len(src)
+    mu_s, mu_d = src.sum(0) / n, dst.sum(0) / n
     a, b = src - mu_s, dst - mu_d
-    cov = b.T @ a / len(src)
-    u, sig, vt = np.linalg.svd(cov)
-    d = np.ones(len(sig))
-    d[-1] = np.sign(np.linalg.det(u @ vt)) or 1.0
-    rot = u @ np.diag(d) @ vt
-    scale = float((sig * d).sum() / a.var(0).sum()) if with_scale else 1.0
+    u, sig, vt = np.linalg.svd(b.T @ a / n)
+    if np.linalg.det(u) * np.linalg.det(vt) < 0:  # a reflection: turn the weakest axis back
+        u[:, -1], sig[-1] = -u[:, -1], -sig[-1]
+    rot = u @ vt
+    scale = float(sig.sum() * n / np.einsum("ij,ij->", a, a)) if with_scale else 1.0
     return rot, mu_d - scale * rot @ mu_s, scale
 
 
