@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from facedyn.codec.bitstream import VERSION
 from facedyn.drivers.parametric import LIMITS, PARAMETER_LIMITS, PARAMETERS, POSE_PARAMETERS
 from facedyn.rig import BLENDSHAPES
 
@@ -92,7 +93,7 @@ _SHIFTS = np.zeros(len(PARAMETERS))
 _SHIFTS[[PARAMETERS.index(name) for name in BLENDSHAPES]] = STEP_SHIFTS
 
 
-def steps(base_steps: np.ndarray, quality: int, version: int = 2) -> np.ndarray:
+def steps(base_steps: np.ndarray, quality: int, version: int = VERSION) -> np.ndarray:
     """(len(PARAMETERS),) step of each parameter for group base steps (len(GROUPS),) at
     `quality`, in a stream of `version` (1: no per-coefficient shifts)."""
     shift = QUALITY_SHARE * (quality - QUALITY_UNITY) + (_SHIFTS if version >= 2 else 0.0)

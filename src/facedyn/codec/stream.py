@@ -69,9 +69,9 @@ class _Models:
 
     def __init__(self, version: int) -> None:
         n = len(PARAMETERS)
-        self.version = version
+        self._rest_context = version >= 2
         self.key = [AdaptiveModel(prior_counts(KEY_DECAY)) for _ in range(n)]
-        if version >= 2:
+        if self._rest_context:
             shared = [[AdaptiveModel(prior_counts(MOVED_DECAY)) for _ in range(4)] for _ in Q.GROUPS]
             self.predicted = [shared[g] for g in Q.GROUP_OF]
         else:
@@ -82,8 +82,8 @@ class _Models:
 
     def change_model(self, i: int, level: int) -> AdaptiveModel:
         """The model for parameter i's change from its previous frame's `level`."""
-        at_rest = 2 * int(level == 0) if self.version >= 2 else 0
-        return self.predicted[i][self.moved[i] + at_rest]
+        at_rest = self._rest_context and level == 0
+        return self.predicted[i][self.moved[i] + 2 * at_rest]
 
 
 @dataclass(frozen=True)
