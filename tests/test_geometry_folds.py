@@ -1,7 +1,7 @@
 import numpy as np
 
 from facedyn.drivers.parametric import neutral_dynamics, shared_rig
-from facedyn.geometry.folds import OPENINGS, folded, unfold
+from facedyn.geometry.folds import OPENINGS, Unfolder, folded, unfold
 from facedyn.rig.expressions import expression_vector
 
 
@@ -47,3 +47,17 @@ def test_skin_beside_a_pinned_lip_makes_way():
     fixed = unfold(raised, rest, pinned=OPENINGS)
     assert not folded(fixed, rest).any()
     assert np.array_equal(fixed[OPENINGS], raised[OPENINGS])
+
+
+def test_one_unfolder_for_many_shapes_matches_unfold_of_each():
+    """The renderer and the drivers keep one Unfolder per rest mesh; what it keeps between
+    calls (rest areas, the pinned edges built at the first fold) must not change a result."""
+    rest = _rest()
+    rig = shared_rig()
+    raised = rest.copy()
+    raised[[80, 81, 82, 13, 312, 311, 310], 1] -= 0.02
+    shapes = [rest + rig.apply(expression_vector("smile", 0.3)), raised,
+              rest + rig.apply(expression_vector("surprise", 1.5)), raised + 0.001]
+    unfolder = Unfolder(rest, pinned=OPENINGS)
+    for shape in shapes + shapes[::-1]:
+        assert np.array_equal(unfolder(shape), unfold(shape, rest, pinned=OPENINGS))

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from scipy.spatial import Delaunay
 
-from facedyn.render.rasterize import backward_map
+from facedyn.render.rasterize import BackwardMapper, backward_map
 
 
 @pytest.fixture
@@ -61,3 +61,35 @@ def test_exact_boxes_keep_a_squeezed_opening_off_the_seam():
     in_opening = lambda m: ((m[20:80, 10:90, 1] > 41) & (m[20:80, 10:90, 1] < 59)).sum()  # noqa: E731
     assert in_opening(backward_map(dst, src, tris, depth, (100, 100), 3)) > 0
     assert in_opening(backward_map(dst, src, tris, depth, (100, 100), 3, exact=[(0, 40, 100, 60)])) == 0
+
+
+def test_one_mapper_for_many_targets_matches_backward_map(grid_mesh):
+    """The renderer keeps one BackwardMapper per source; reusing it changes no map."""
+    pts, tris = grid_mesh
+    rng = np.random.default_rng(3)
+    mapper = BackwardMapper(pts, tris, backdrop=len(tris) // 2)
+    for _ in range(3):
+        dst = pts + rng.normal(0, 2.0, pts.shape)
+        depth = rng.normal(0, 1, len(tris))
+        exact = [(30, 40, 70, 60)]
+        assert np.array_equal(mapper(dst, depth, (128, 128), 3, exact),
+                              backward_map(dst, pts, tris, depth, (128, 128), 3, exact, backdrop=len(tris) // 2))
+
+
+def test_backdrop_lies_behind_whatever_its_depth():
+    """A backdrop triangle nearer the camera than a front one still loses to it, on the coarse
+    grid and in an exact box alike."""
+    dst = np.array([[0, 0], [60, 0], [0, 60], [0, 0], [60, 0], [0, 60]], dtype=np.float64)
+    src = dst.copy()
+    src[3:] += 100.0
+    tris = np.array([[0, 1, 2], [3, 4, 5]])  # the second is the backdrop
+    mapper = BackwardMapper(src, tris, backdrop=1, backdrop_step=2)
+    depth = np.array([1.0, -5.0])
+    assert mapper(dst, depth, (64, 64), 2)[10, 10, 0] == pytest.approx(10, abs=0.01)
+    assert mapper(dst, depth, (64, 64), 2, exact=[(0, 0, 32, 32)])[10, 10, 0] == pytest.approx(10, abs=0.01)
+
+
+def test_mapper_reports_a_target_of_the_wrong_shape(grid_mesh):
+    pts, tris = grid_mesh
+    with pytest.raises(ValueError, match=r"expected \(V, 2\) dst"):
+        BackwardMapper(pts, tris)(pts[:-1], np.zeros(len(tris)), (32, 32))

@@ -14,7 +14,7 @@ import numpy as np
 from facedyn.dynamics import DrivingFrame, FaceDynamics, Motion
 from facedyn.errors import InputError
 from facedyn.geometry import regions
-from facedyn.geometry.folds import unfold
+from facedyn.geometry.folds import Unfolder
 from facedyn.geometry.pose import angles_to_rotation, rotation_to_angles, template
 from facedyn.geometry.retarget import EYES_OPEN
 from facedyn.rig import BLENDSHAPES, Rig
@@ -30,6 +30,12 @@ def shared_rig() -> Rig:
 def neutral_dynamics() -> FaceDynamics:
     """The rig's neutral: the template, facing the camera; parametric motion is relative to it."""
     return FaceDynamics(np.eye(3), np.zeros(2), 1.0, template().shape.astype(np.float32))
+
+
+@lru_cache(maxsize=1)
+def _neutral_unfolder() -> Unfolder:
+    """Unfolds rig shapes against the neutral face."""
+    return Unfolder(neutral_dynamics().shape)
 
 
 MIN_FPS, MAX_FPS = 1.0, 1000.0
@@ -171,7 +177,7 @@ def dynamics_from_row(row: np.ndarray) -> FaceDynamics:
         FaceDynamics relative to neutral_dynamics().
     """
     neutral = neutral_dynamics()
-    shape = unfold(neutral.shape + shared_rig().apply(row[COEFFICIENTS]), neutral.shape)
+    shape = _neutral_unfolder()(neutral.shape + shared_rig().apply(row[COEFFICIENTS]))
     openings = row[OPENING_VALUES]
     if np.isfinite(openings).all():
         rest = neutral.shape.astype(np.float64)

@@ -69,49 +69,71 @@ def _turned(after: np.ndarray, before: np.ndarray, counted: np.ndarray | None = 
 
 
 def unfold(shape: np.ndarray, rest: np.ndarray, max_iterations: int = 60, pinned: np.ndarray | None = None) -> np.ndarray:
-    """`shape` with its folds smoothed out; a fold-free shape comes back unchanged.
+    """`shape` with its folds smoothed out: `Unfolder(rest, pinned)(shape, max_iterations)`
+    (see there). Use an Unfolder to unfold many shapes of one rest mesh."""
+    return Unfolder(rest, pinned)(shape, max_iterations)
+
+
+class Unfolder:
+    """Smooths the folds out of deformed versions of one rest mesh.
 
     Each pass moves the displacement (shape - rest) of the vertices of folded triangles, and
     of their neighbours, halfway to the mean displacement of their neighbours, which spreads
     a too-sharp move over more skin; a fold that resists draws in a wider ring. Averaging
     cannot carry a free corner past an edge of two pinned ones, so a folded triangle with two
     pinned corners first gets its free corner put back as high over that edge, for the
-    edge's length, as at rest. Stops when nothing is folded or after `max_iterations`.
+    edge's length, as at rest. What depends on the rest mesh alone is computed once.
 
     Args:
-        shape: (478, 3) float deformed mesh, head frame (y down).
-        rest: (478, 3) float the same mesh at rest (its triangles define "facing the right way").
+        rest: (478, 3) float the mesh at rest, head frame (y down): its triangles define
+            "facing the right way". Copied.
         pinned: vertex indices that keep their move (the lid and lip contours: a blink or a
             closing mouth is the motion itself; the skin around them makes way).
-
-    Returns:
-        (478, 3) float array: `shape` itself when nothing is folded, else a new mesh.
     """
-    edges, neighbour_mean = _neighbours()
-    tris = T.face_triangles()
-    moves = (shape - rest).astype(np.float64)
-    before = signed_areas(rest)
-    counted = sizable(before)
-    corners: _PinnedEdges | None = None  # built at the first fold: most meshes have none
-    for k in range(max_iterations):
-        bad = _turned(signed_areas(rest + moves), before, counted)
-        if pinned is not None and bad.any():
-            corners = corners or _PinnedEdges(rest, pinned)
-            if corners.lift(rest, moves, bad):
-                bad = _turned(signed_areas(rest + moves), before, counted)
-        if not bad.any():
-            if k == 0:
-                return shape
-            break
-        touched = np.zeros(T.N_VERTICES, bool)
-        touched[tris[bad].ravel()] = True
-        for _ in range(1 + k // 15):  # and their neighbours, further out while a fold resists
-            touched[edges[touched[edges[:, 0]], 1]] = True
-        if pinned is not None:
-            touched[pinned] = False
-        mean = neighbour_mean @ moves
-        moves[touched] = 0.5 * moves[touched] + 0.5 * mean[touched]
-    return (rest + moves).astype(shape.dtype)
+
+    def __init__(self, rest: np.ndarray, pinned: np.ndarray | None = None) -> None:
+        self.rest = np.array(rest)
+        self._pinned = pinned
+        self._before = signed_areas(self.rest)
+        self._counted = sizable(self._before)
+        self._pinned_edges: _PinnedEdges | None = None  # built at the first fold: most meshes have none
+
+    def __call__(self, shape: np.ndarray, max_iterations: int = 60) -> np.ndarray:
+        """`shape` with its folds smoothed out; a fold-free shape comes back unchanged.
+
+        Args:
+            shape: (478, 3) float deformed mesh, in the rest mesh's frame.
+            max_iterations: passes at most; the smoothing stops earlier when nothing is folded.
+
+        Returns:
+            (478, 3) float array: `shape` itself when nothing is folded, else a new mesh.
+        """
+        edges, neighbour_mean = _neighbours()
+        tris = T.face_triangles()
+        rest, pinned = self.rest, self._pinned
+        moves = (shape - rest).astype(np.float64)
+        for k in range(max_iterations):
+            bad = self._turned(rest + moves)
+            if pinned is not None and bad.any():
+                self._pinned_edges = self._pinned_edges or _PinnedEdges(rest, pinned)
+                if self._pinned_edges.lift(rest, moves, bad):
+                    bad = self._turned(rest + moves)
+            if not bad.any():
+                if k == 0:
+                    return shape
+                break
+            touched = np.zeros(T.N_VERTICES, bool)
+            touched[tris[bad].ravel()] = True
+            for _ in range(1 + k // 15):  # and their neighbours, further out while a fold resists
+                touched[edges[touched[edges[:, 0]], 1]] = True
+            if pinned is not None:
+                touched[pinned] = False
+            mean = neighbour_mean @ moves
+            moves[touched] = 0.5 * moves[touched] + 0.5 * mean[touched]
+        return (rest + moves).astype(shape.dtype)
+
+    def _turned(self, points: np.ndarray) -> np.ndarray:
+        return _turned(signed_areas(points), self._before, self._counted)
 
 
 def _heights(points: np.ndarray, corners: np.ndarray) -> np.ndarray:

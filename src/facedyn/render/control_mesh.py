@@ -104,6 +104,16 @@ class ControlMesh:
     depth_bias: np.ndarray
 
     @cached_property
+    def _corners(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The triangles' first, second and third vertex indices, each (T,) contiguous."""
+        return tuple(np.ascontiguousarray(self.triangles[:, i]) for i in range(3))
+
+    @cached_property
+    def _spreading(self) -> np.ndarray:
+        """Indices of the grid points the outline's expression moves (most rows of `spread` are 0)."""
+        return np.flatnonzero(np.abs(self.spread).sum(axis=1) > 0)
+
+    @cached_property
     def backdrop(self) -> int:
         """Index of the first grid triangle: the grid comes last and lies behind the rest."""
         return len(self.triangles) - int((self.triangles >= T.N_VERTICES).all(axis=1).sum())
@@ -124,13 +134,16 @@ class ControlMesh:
         outline = target_face[T.FACE_OVAL, :2] - target_pose.to_image(self.head_points[T.FACE_OVAL])[:, :2]
         moved = np.empty_like(self.points)
         moved[:n] = target_face[:, :2]
-        moved[n:] = grid + self.follow[:, None] * (rigid[:, :2] - grid) + self.spread @ outline
+        moved[n:] = grid + self.follow[:, None] * (rigid[:, :2] - grid)
+        spreading = self._spreading
+        moved[n + spreading] += self.spread[spreading] @ outline
         z = np.empty(len(self.points))
         z[:n] = target_face[:, 2]
         # Grid depth: the proxy's where it follows the head, the source's far plane where not.
         far = source_pose.translation[2] + source_pose.scale
         z[n:] = far + self.follow * (rigid[:, 2] - far)
-        depth = z[self.triangles].mean(axis=1) + self.depth_bias * source_pose.scale
+        a, b, c = self._corners
+        depth = (z[a] + z[b] + z[c]) / 3 + self.depth_bias * source_pose.scale
         return moved, depth
 
 

@@ -12,6 +12,7 @@ line (eyes) or a seam (mouth) is drawn along the closure.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import cv2
@@ -150,10 +151,14 @@ def _mean_gap(points: np.ndarray, pairs: np.ndarray) -> float:
     """Mean gap of the (upper, lower) pairs across the opening's axis (corner to corner): the
     pairs are not stacked exactly, so their straight distance never reaches 0."""
     upper, lower = points[pairs[:, 0], :2], points[pairs[:, 1], :2]
-    axis = upper[-1] - upper[0]
-    normal = np.array([-axis[1], axis[0]]) / max(float(np.linalg.norm(axis)), 1e-9)
-    normal *= np.sign(normal[1]) or 1.0  # down the face, whichever way the contour runs (the left eye's runs leftwards)
-    return float(np.maximum((lower - upper) @ normal, 0.0).mean())
+    # Scalar arithmetic: this runs several times a frame on a handful of pairs.
+    ax, ay = (upper[-1] - upper[0]).tolist()
+    length = max(math.hypot(ax, ay), 1e-9)
+    nx, ny = -ay / length, ax / length
+    if ny < 0:  # down the face, whichever way the contour runs (the left eye's runs leftwards)
+        nx, ny = -nx, -ny
+    gaps = (lower[:, 0] - upper[:, 0]) * nx + (lower[:, 1] - upper[:, 1]) * ny
+    return float(np.maximum(gaps, 0.0).mean())
 
 
 def _line_colour(image: np.ndarray, points: np.ndarray, loop: np.ndarray, kind: str) -> np.ndarray:
@@ -177,7 +182,7 @@ def openness(closing: Closing, target: np.ndarray) -> float:
 
 
 def _ramp(value: float, starts: float, complete: float) -> float:
-    return float(np.clip((starts - value) / (starts - complete), 0.0, 1.0))
+    return min(max((starts - value) / (starts - complete), 0.0), 1.0)
 
 
 def draw_closed(out: np.ndarray, warp: np.ndarray, closing: Closing, target: np.ndarray) -> None:

@@ -20,7 +20,15 @@ def backward_map(
     backdrop: int | None = None,
     backdrop_step: int = 8,
 ) -> np.ndarray:
-    """Per-pixel source coordinates for a triangle mesh moved from `src` to `dst`.
+    """Per-pixel source coordinates for a triangle mesh moved from `src` to `dst`: one
+    `BackwardMapper(src, triangles, backdrop, backdrop_step)(dst, depth, size, step, exact)`
+    (see there for the arguments). Use a BackwardMapper to map one source mesh many times."""
+    return BackwardMapper(src, triangles, backdrop, backdrop_step)(dst, depth, size, step, exact)
+
+
+class BackwardMapper:
+    """Backward maps (target pixel -> source pixel) of one source triangle mesh, for any
+    number of target positions of its vertices (a renderer's frames).
 
     Every target pixel takes the front-most triangle covering it (smallest depth) and the
     barycentric combination of that triangle's source vertices. The map is rasterised on a
@@ -31,48 +39,84 @@ def backward_map(
     `exact` boxes are rasterised at every pixel. A smooth backdrop that lies behind every other
     triangle (the control mesh's grid) is rasterised on a still coarser grid first, and the
     rest over it: most of the image is backdrop, and a smooth map loses nothing coarser.
+    What depends on the source alone (each triangle's source corner and edges) is computed
+    once, here.
 
     Args:
-        dst: (V, 2) float target vertex positions, pixels (x right, y down).
-        src: (V, 2) float source vertex positions, pixels.
+        src: (V, 2) float source vertex positions, pixels (x right, y down).
         triangles: (T, 3) int vertex indices.
-        depth: (T,) float per-triangle depth; smaller is nearer the camera.
-        size: (height, width) of the output map.
-        step: grid step in pixels (1 = exact, 2..4 faster).
-        exact: (x0, y0, x1, y1) output boxes (x1, y1 exclusive) mapped at every pixel.
         backdrop: index of the first backdrop triangle: `triangles[backdrop:]` lie behind all
             the others whatever their depth; None: no backdrop.
         backdrop_step: the backdrop's grid step in pixels (used as at least `step`).
 
-    Returns:
-        (height, width, 2) float32 map of source (x, y) for cv2.remap; pixels covered by no
-        triangle map to themselves.
+    Raises:
+        ValueError: `src` not (V, 2), or `backdrop` outside 0..T.
     """
-    if dst.shape != src.shape or dst.ndim != 2 or dst.shape[1] != 2:
-        raise ValueError(f"expected (V, 2) dst and src, got {dst.shape} and {src.shape}")
-    h, w = size
-    order = np.argsort(depth, kind="stable")
-    rank = np.empty(len(order), dtype=np.int32)
-    rank[order] = np.arange(len(order), dtype=np.int32)
-    frames = _source_frames(src, triangles)
-    if backdrop is None:
-        grid = _rasterize(dst, frames, triangles, rank, size, step)
-    else:
-        behind = _rasterize(dst, frames[backdrop:], triangles[backdrop:], rank[backdrop:], size, max(step, backdrop_step))
-        under = _resample_grid(behind, max(step, backdrop_step), step, size)
-        grid = _rasterize(dst, frames[:backdrop], triangles[:backdrop], rank[:backdrop], size, step, under=under)
-    if step > 1:
-        grid = cv2.resize(grid, (grid.shape[1] * step, grid.shape[0] * step), interpolation=cv2.INTER_LINEAR)[:h, :w]
-    if len(exact):
-        a, b, c = dst[triangles[:, 0]], dst[triangles[:, 1]], dst[triangles[:, 2]]
-        lo, hi = np.minimum(np.minimum(a, b), c), np.maximum(np.maximum(a, b), c)
-    for x0, y0, x1, y1 in exact:
-        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
-        if x1 > x0 and y1 > y0:
-            near = np.flatnonzero((hi[:, 0] >= x0 - 1) & (lo[:, 0] <= x1) & (hi[:, 1] >= y0 - 1) & (lo[:, 1] <= y1))
-            grid[y0:y1, x0:x1] = _rasterize(dst - (x0, y0), frames[near], triangles[near], rank[near], (y1 - y0, x1 - x0), 1,
-                                            origin=(x0, y0))
-    return grid
+
+    def __init__(self, src: np.ndarray, triangles: np.ndarray, backdrop: int | None = None, backdrop_step: int = 8) -> None:
+        if src.ndim != 2 or src.shape[1] != 2:
+            raise ValueError(f"expected (V, 2) src, got {src.shape}")
+        if backdrop is not None and not 0 <= backdrop <= len(triangles):
+            raise ValueError(f"backdrop must be in 0..{len(triangles)}, got {backdrop}")
+        self.triangles = np.ascontiguousarray(triangles)
+        self._vertices = len(src)
+        self._frames = _source_frames(src, self.triangles)
+        self._backdrop, self._backdrop_step = backdrop, backdrop_step
+
+    def __call__(self, dst: np.ndarray, depth: np.ndarray, size: tuple[int, int], step: int = 2,
+                 exact: Sequence[tuple[int, int, int, int]] = ()) -> np.ndarray:
+        """The backward map for target vertex positions.
+
+        Args:
+            dst: (V, 2) float target vertex positions, pixels (x right, y down).
+            depth: (T,) float per-triangle depth; smaller is nearer the camera.
+            size: (height, width) of the output map.
+            step: grid step in pixels (1 = exact, 2..4 faster).
+            exact: (x0, y0, x1, y1) output boxes (x1, y1 exclusive) mapped at every pixel.
+
+        Returns:
+            (height, width, 2) float32 map of source (x, y) for cv2.remap; pixels covered by no
+            triangle map to themselves.
+
+        Raises:
+            ValueError: `dst` not the shape of the source's vertices.
+        """
+        if dst.shape != (self._vertices, 2):
+            raise ValueError(f"expected (V, 2) dst and src, got {dst.shape} and {(self._vertices, 2)}")
+        h, w = size
+        triangles, frames, split = self.triangles, self._frames, self._backdrop
+        rank = _ranks(depth, split)
+        if split is None:
+            grid = _rasterize(dst, frames, triangles, rank, size, step)
+        else:
+            coarse = max(step, self._backdrop_step)
+            behind = _rasterize(dst, frames[split:], triangles[split:], rank[split:], size, coarse)
+            under = _resample_grid(behind, coarse, step, size)
+            grid = _rasterize(dst, frames[:split], triangles[:split], rank[:split], size, step, under=under)
+        if step > 1:
+            grid = cv2.resize(grid, (grid.shape[1] * step, grid.shape[0] * step), interpolation=cv2.INTER_LINEAR)[:h, :w]
+        if len(exact):
+            a, b, c = dst[triangles[:, 0]], dst[triangles[:, 1]], dst[triangles[:, 2]]
+            lo, hi = np.minimum(np.minimum(a, b), c), np.maximum(np.maximum(a, b), c)
+        for x0, y0, x1, y1 in exact:
+            x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+            if x1 > x0 and y1 > y0:
+                near = np.flatnonzero((hi[:, 0] >= x0 - 1) & (lo[:, 0] <= x1) & (hi[:, 1] >= y0 - 1) & (lo[:, 1] <= y1))
+                grid[y0:y1, x0:x1] = _rasterize(dst - (x0, y0), frames[near], triangles[near], rank[near],
+                                                (y1 - y0, x1 - x0), 1, origin=(x0, y0))
+        return grid
+
+
+def _ranks(depth: np.ndarray, backdrop: int | None) -> np.ndarray:
+    """(T,) int32 front-to-back order of the triangles (ties: the lower index in front), the
+    backdrop's (`depth[backdrop:]`) all behind the rest. Two small sorts are faster than one."""
+    parts = [depth] if backdrop is None else [depth[:backdrop], depth[backdrop:]]
+    rank = np.empty(len(depth), dtype=np.int32)
+    start = 0
+    for part in parts:
+        rank[start + np.argsort(part, kind="stable")] = np.arange(start, start + len(part), dtype=np.int32)
+        start += len(part)
+    return rank
 
 
 def _rasterize(dst: np.ndarray, frames: np.ndarray, triangles: np.ndarray, rank: np.ndarray, size: tuple[int, int],

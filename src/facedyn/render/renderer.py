@@ -7,12 +7,12 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from facedyn.geometry.folds import OPENINGS, unfold
+from facedyn.geometry.folds import OPENINGS, Unfolder
 from facedyn.geometry.pose import HeadPose
 from facedyn.render.layers import SourceLayers
 from facedyn.render.mouth import MouthInterior
 from facedyn.render.openings import draw_closed, openness, prepare_closings
-from facedyn.render.rasterize import backward_map
+from facedyn.render.rasterize import BackwardMapper
 from facedyn.render.shading import FoldShader
 
 
@@ -60,7 +60,10 @@ class Renderer:
             self._canvas, mask, self._plate, self._factor = layers.image, layers.mask, layers.plate, 1.0
         # The person and its mask as one RGBA image: one remap moves both.
         self._layered = np.dstack([self._canvas, np.round(np.clip(mask, 0, 1) * 255).astype(np.uint8)])
-        self._rest_head = layers.pose.to_head_frame(layers.landmarks) if rest is None else rest
+        # A motion that is fold-free on the rig's template can still turn this face's own
+        # triangles over (a thin nose wing under a sneer): those are smoothed out before drawing.
+        self._unfold = Unfolder(layers.pose.to_head_frame(layers.landmarks) if rest is None else rest, pinned=OPENINGS)
+        self._mapper = BackwardMapper(layers.mesh.points, layers.mesh.triangles, layers.mesh.backdrop)
         self._folds = FoldShader(layers.pose.to_head_frame(layers.landmarks), layers.landmarks[:, :2] * self._factor, layers.skin,
                                  config.fold_shading)
         self._closings = prepare_closings(self._canvas, layers.landmarks[:, :2] * self._factor)
@@ -78,16 +81,14 @@ class Renderer:
 
     def warp_map(self, target: np.ndarray, pose: HeadPose) -> np.ndarray:
         """(h, w, 2) float32 backward map in working pixels for target landmarks (478, 3)."""
-        mesh = self.layers.mesh
-        moved, depth = mesh.move(target, pose, self.layers.pose)
+        moved, depth = self.layers.mesh.move(target, pose, self.layers.pose)
         step = self.config.map_step
         # An opening of the photo squeezed shut: the map jumps across the seam, so it is exact
         # there (resized, it would smear teeth and tongue over the lips, the white of the eye
         # over the lids; an opening under two grid steps smears nothing).
         exact = [_box(target[c.loop, :2], 2 * step) for c in self._closings
                  if c.gap > 2 * step * self._factor and openness(c, target * self._factor) < SQUEEZED]
-        return backward_map(moved, mesh.points, mesh.triangles, depth, self._working, step, exact if step > 1 else (),
-                            backdrop=mesh.backdrop)
+        return self._mapper(moved, depth, self._working, step, exact if step > 1 else ())
 
     def render(
         self,
@@ -107,10 +108,8 @@ class Renderer:
         Returns:
             (H, W, 3) uint8 RGB frame of `output_size`.
         """
-        # A motion that is fold-free on the rig's template can still turn this face's own
-        # triangles over (a thin nose wing under a sneer): smooth that out before drawing.
         head = pose.to_head_frame(target)
-        unfolded = unfold(head, self._rest_head, pinned=OPENINGS)
+        unfolded = self._unfold(head)
         if unfolded is not head:
             target, head = pose.to_image(unfolded), unfolded
         warp = self.last_map = self.warp_map(target, pose)

@@ -44,8 +44,12 @@ class FoldShader:
     def __init__(self, source_head: np.ndarray, source_px: np.ndarray, skin_rgb: np.ndarray,
                  strength: float = 1.0) -> None:
         skin = sizable(signed_areas(source_head))
-        self._rest_normals = _normals(source_head)
-        self._weight = np.where(skin, _shadow_zone(source_head), 0.0)
+        weight = np.where(skin, _shadow_zone(source_head), 0.0)
+        self._shaded = np.flatnonzero(weight > 0)  # only these can darken: the per-frame normals skip the rest
+        self._shaded_weight = weight[self._shaded]
+        self._shaded_triangles = T.face_triangles()[self._shaded]
+        self._rest_normals = _normals(source_head, self._shaded_triangles)
+        self._rest_lengths = np.maximum(np.linalg.norm(self._rest_normals, axis=1), 1e-12)
         crease_weight = np.where(skin, _crease_zone(source_head), 0.0)
         self._creased = np.flatnonzero(crease_weight > 0)  # only these can crease: the per-frame SVD skips the rest
         self._crease_weight = crease_weight[self._creased]
@@ -67,11 +71,13 @@ class FoldShader:
         # 3D areas and normals, not the front view's: a steep triangle (the side of the nose, the
         # cheek by the ear) changes its projected area, or turns edge-on, with the slightest
         # turn of the photo's head, which shaded one side only.
-        normals = _normals(target_head)
-        ratio = np.linalg.norm(normals, axis=1) / np.maximum(np.linalg.norm(self._rest_normals, axis=1), 1e-12)
+        normals = _normals(target_head, self._shaded_triangles)
+        ratio = np.linalg.norm(normals, axis=1) / self._rest_lengths
         ratio[np.sum(normals * self._rest_normals, axis=1) <= 0] = 1e-3  # turned over: fully squeezed
         squeeze = -np.log(np.clip(ratio, 1e-3, None))
-        return self._weight * np.clip((squeeze - DEAD_ZONE) / (FULL - DEAD_ZONE), 0, 1)
+        dark = np.zeros(len(T.face_triangles()))
+        dark[self._shaded] = self._shaded_weight * np.clip((squeeze - DEAD_ZONE) / (FULL - DEAD_ZONE), 0, 1)
+        return dark
 
     def squeeze(self, target_head: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Crease strength (T,) 0..1 and squeeze axis (T, 2) unit vectors in the source head
@@ -81,7 +87,8 @@ class FoldShader:
         # Rows are edges, so the deformation acts from the right: edges_t = edges_r @ M.
         deformation = self._rest_inverse @ edges
         stretch, axis = _least_stretch(deformation)
-        least = np.where(np.linalg.det(deformation) > 0, stretch, 1e-3)  # turned over: fully squeezed
+        det = deformation[:, 0, 0] * deformation[:, 1, 1] - deformation[:, 0, 1] * deformation[:, 1, 0]
+        least = np.where(det > 0, stretch, 1e-3)  # turned over: fully squeezed
         low, high = CREASE_SQUEEZE
         amount = np.zeros(len(T.face_triangles()))
         amount[self._creased] = self._crease_weight * np.clip((-np.log(np.clip(least, 1e-3, None)) - low) / (high - low), 0, 1)
@@ -129,9 +136,12 @@ class FoldShader:
         darkness = DEPTH * np.clip(maps[..., 0], 0, 1)
         if s.any():
             darkness += CREASE_DEPTH * self._crease_lines(maps, warp[y0:y1, x0:x1])
-        region = out[y0:y1, x0:x1].astype(np.float32)
-        region *= 1.0 - self.strength * np.clip(darkness, 0, 0.9)[..., None] * self._tint
-        out[y0:y1, x0:x1] = region.astype(np.uint8)
+        np.clip(darkness, 0, 0.9, out=darkness)
+        darkness *= self.strength
+        keep = np.multiply(darkness[..., None], self._tint)  # in place from here: these are the largest arrays
+        np.subtract(1.0, keep, out=keep)
+        keep *= out[y0:y1, x0:x1]
+        out[y0:y1, x0:x1] = keep.astype(np.uint8)
 
     def _crease_lines(self, maps: np.ndarray, warp: np.ndarray) -> np.ndarray:
         """(h, w) 0..1 crease darkness from blurred axis tensors `maps` (h, w, 4; channels 1..3)
@@ -148,9 +158,8 @@ class FoldShader:
         return out
 
 
-def _normals(head: np.ndarray) -> np.ndarray:
-    """(T, 3) normals of the surface triangles of `head` (478, 3), as long as twice their area."""
-    tris = T.face_triangles()
+def _normals(head: np.ndarray, tris: np.ndarray) -> np.ndarray:
+    """(K, 3) normals of triangles `tris` (K, 3) of `head` (478, 3), as long as twice their area."""
     a = head[tris[:, 0]]
     u, v = head[tris[:, 1]] - a, head[tris[:, 2]] - a
     # np.cross, written out: it is several times slower on many small vectors.

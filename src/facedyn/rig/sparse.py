@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from facedyn.geometry import regions
-from facedyn.geometry.folds import unfold
+from facedyn.geometry.folds import Unfolder
 from facedyn.geometry.pose import HeadPose, template, umeyama
 from facedyn.rig.blendshapes import BLENDSHAPES
 from facedyn.rig.solver import Rig, box_least_squares
@@ -77,6 +77,7 @@ class SparseFit:
                  iterations: int = 3) -> None:
         self._rig = rig or Rig()
         self._template = template().shape
+        self._unfold = Unfolder(self._template)
         basis = self._rig.basis
         self._free = np.array([name not in UNSEEN for name in BLENDSHAPES])
         self._basis68 = T.landmarks68(basis[self._free])  # (K, 68, 3)
@@ -114,7 +115,7 @@ class SparseFit:
         full[self._free] = coefficients
         if gaze is not None:
             full += gaze_coefficients(gaze)
-        shape = unfold(self._template + self._rig.apply(full), self._template)
+        shape = self._unfold(self._template + self._rig.apply(full))
         shape = _openings_of(shape, points, pose)
         return pose.to_image(shape)
 
