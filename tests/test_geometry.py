@@ -283,3 +283,30 @@ def test_closed_lips_are_a_dead_zone_and_meet_in_depth(faces):
     upper, lower = T.MOUTH_PAIRS[:, 0], T.MOUTH_PAIRS[:, 1]
     assert np.abs(target[lower, 1] - target[upper, 1]).max() < 1e-3
     assert np.abs(target[lower, 2] - target[upper, 2]).max() < 1e-3
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "relative"])
+def test_a_driver_thinning_its_upper_lip_does_not_fold_the_photos(faces, mode):
+    """A driver whose inner upper lip rises well into its lip (as 68-point fits of a talking
+    mouth do), added to a photo's thinner lip, must not draw the contour past the rings
+    outside it: each band keeps part of its thickness, and no lip triangle turns over."""
+    from facedyn.geometry.folds import folded
+
+    src = faces["woman_frontal_neutral"]
+    reference, pose = dynamics_from_landmarks(src)
+    head = pose.to_head_frame(src)
+    thin = head.copy()
+    inner_upper = T.LIPS_UPPER_RINGS[0, 1:-1]
+    thin[inner_upper, 1] -= 0.03  # three times the frontal face's upper lip band
+    frame, _ = dynamics_from_landmarks(pose.to_image(thin), pose)
+    retarget = Retargeter(src, reference, RetargetConfig(mode=mode))
+    shape = retarget.shape(frame)
+    rings = T.LIPS_UPPER_RINGS[:, 1:-1]
+    bands = shape[rings[:-1], 1] - shape[rings[1:], 1]
+    rest_bands = retarget.rest_shape[rings[:-1], 1] - retarget.rest_shape[rings[1:], 1]
+    assert (bands >= 0.099 * np.maximum(rest_bands, 0)).all()
+    lip_triangles = np.isin(T.face_triangles(), T.LIPS_UPPER_RINGS).all(axis=1)
+    assert not folded(shape, retarget.rest_shape)[lip_triangles].any()
+    # A driver at its reference moves nothing in relative mode.
+    if mode == "relative":
+        assert np.abs(retarget.shape(reference) - retarget.source_shape).max() < 1e-9

@@ -90,6 +90,7 @@ class Retargeter:
         self._rest_depth = self.rest_shape[pairs[:, 1], 2] - self.rest_shape[pairs[:, 0], 2]
         self._rest_eye_gaps = regions.eye_gaps(self.rest_shape)
         self._lash_offsets = _lash_offsets(self.source_shape)
+        self._lip_thickness = _lip_ring_gaps(self.rest_shape)
 
     def _region_weights(self) -> np.ndarray:
         c, shape = self.config, self.source_shape
@@ -117,7 +118,8 @@ class Retargeter:
             shape = self.source_shape + offsets * self._weights[:, None]
         if self.config.mode == "absolute":
             shape = self._copy_openings(shape, frame.shape)
-        shape = _lids_meet_in_depth(_no_crossing(shape), self._rest_eye_gaps)
+        shape = _keep_lip_thickness(_no_crossing(shape), self._lip_thickness)
+        shape = _lids_meet_in_depth(shape, self._rest_eye_gaps)
         return _lash_band_follows_lid(shape, self._lash_offsets)
 
     def _follow_mouth_opening(self, shape: np.ndarray, driver: np.ndarray) -> np.ndarray:
@@ -234,6 +236,36 @@ def _lash_band_follows_lid(shape: np.ndarray, offsets: list[np.ndarray]) -> np.n
 
 
 LIP_DEPTH_PER_GAP = 0.5  # how far a lip pair's depth difference may leave its rest's, per unit of gap
+
+
+LIP_THICKNESS_KEPT = 0.1  # the least share of its rest thickness each band of a lip keeps
+
+
+def _lip_ring_gaps(shape: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The vertical thickness of each band between neighbouring lip rings (inner contour
+    outwards), upper and lower lip, each (3, 9) for the columns between the corners; >= 0."""
+    upper, lower = T.LIPS_UPPER_RINGS[:, 1:-1], T.LIPS_LOWER_RINGS[:, 1:-1]
+    return (np.maximum(shape[upper[:-1], 1] - shape[upper[1:], 1], 0.0),
+            np.maximum(shape[lower[1:], 1] - shape[lower[:-1], 1], 0.0))
+
+
+def _keep_lip_thickness(shape: np.ndarray, rest: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """Each band of each lip at least LIP_THICKNESS_KEPT of its `rest` thickness
+    (`_lip_ring_gaps`), the rings moved outwards (y only) where the driver's lip motion,
+    added to this face's thinner or closed lips, would draw an inner contour past the ring
+    outside it: the renderer would have to smooth that fold out (many passes a frame on
+    68-point drivers), and the lip's skin would turn over. Returns `shape` itself when
+    nothing moves, else a new mesh."""
+    out = shape
+    for rings, thickness, direction in ((T.LIPS_UPPER_RINGS, rest[0], -1.0), (T.LIPS_LOWER_RINGS, rest[1], 1.0)):
+        rings = rings[:, 1:-1]
+        for k in range(1, len(rings)):
+            least = out[rings[k - 1], 1] + direction * LIP_THICKNESS_KEPT * thickness[k - 1]
+            short = direction * (out[rings[k], 1] - least) < 0
+            if short.any():
+                out = out.copy() if out is shape else out
+                out[rings[k][short], 1] = least[short]
+    return out
 
 
 def _lips_meet_in_depth(shape: np.ndarray, rest_depth: np.ndarray) -> np.ndarray:

@@ -30,6 +30,7 @@ POSE_POINTS = np.array([0, 1, 2, 14, 15, 16, 27, 28, 29, 30, 31, 32, 33, 34, 35,
 UNSEEN = ("eyeLookDownLeft", "eyeLookInLeft", "eyeLookOutLeft", "eyeLookUpLeft", "eyeLookDownRight", "eyeLookInRight",
           "eyeLookOutRight", "eyeLookUpRight", "cheekPuff", "tongueOut")
 CONTOUR_WEIGHT = 0.3  # the jaw contour is a silhouette: it slides over the face as the head turns
+POSE_STEPS = 2  # pose alternations per refinement, each refinement continuing the last's pose
 # Per 68-point lid pair (upper, lower) and inner-lip pair, in the layout's numbering.
 EYE_PAIRS68 = (np.array([[37, 41], [38, 40]]), np.array([[43, 47], [44, 46]]))  # right, left
 LIP_PAIRS68 = np.array([[61, 67], [62, 66], [63, 65]])
@@ -105,10 +106,10 @@ class SparseFit:
         points = np.asarray(points, np.float64)
         if points.shape != (68, 2) or not np.isfinite(points).all():
             raise ValueError(f"expected (68, 2) finite landmarks, got {points.shape}")
-        coefficients = self._previous
+        coefficients, pose = self._previous, None
         for _ in range(self._iterations):
             model = self._rest68 + np.tensordot(coefficients, self._basis68, axes=1)
-            pose = orthographic_pose(model[POSE_POINTS], points[POSE_POINTS])
+            pose = orthographic_pose(model[POSE_POINTS], points[POSE_POINTS], POSE_STEPS, start=pose)
             coefficients = self._solve(points, pose)
         self._previous = coefficients
         full = np.zeros(len(BLENDSHAPES))
@@ -131,27 +132,41 @@ class SparseFit:
         return box_least_squares(gram, rhs)
 
 
-def orthographic_pose(model: np.ndarray, points: np.ndarray, iterations: int = 8) -> HeadPose:
+def orthographic_pose(model: np.ndarray, points: np.ndarray, iterations: int = 2, start: HeadPose | None = None) -> HeadPose:
     """The scaled-orthographic head pose that projects `model` onto `points`.
 
-    Alternates a 3D similarity fit (Umeyama) with the depth the current pose gives each
-    point: the model supplies what the 2D points lack.
+    Starts from the best affine projection made a scaled rotation, then alternates a 3D
+    similarity fit (Umeyama) with the depth the current pose gives each point: the model
+    supplies what the 2D points lack. From the affine start 2 alternations land within 0.05
+    degrees of 200 (an in-plane start took 8 to come within 0.5-1 degree on 25-60 degree turns).
 
     Args:
         model: (N, 3) head-frame points, N >= 4, not all in a line.
         points: (N, 2) image points (pixels, y down).
+        iterations: alternations, 0 or more.
+        start: a pose to continue from (a nearby model's fit) instead of the affine start.
 
     Returns:
         A HeadPose with points[:, :2] ~ pose.to_image(model)[:, :2].
     """
-    rot, t, s = umeyama(model[:, :2], points)  # the in-plane start
-    rotation = np.eye(3)
-    rotation[:2, :2] = rot
-    translation, scale = np.array([t[0], t[1], 0.0]), s
+    pose = start if start is not None else _affine_pose(model, points)
+    rotation, translation, scale = pose.rotation, pose.translation, pose.scale
     for _ in range(iterations):
         depth = (scale * model @ rotation.T + translation)[:, 2]
         rotation, translation, scale = umeyama(model, np.column_stack([points, depth]))
     return HeadPose(rotation, translation, float(scale))
+
+
+def _affine_pose(model: np.ndarray, points: np.ndarray) -> HeadPose:
+    """The least-squares affine projection of `model` (N, 3) onto `points` (N, 2), made the
+    nearest scaled rotation (its 2x3 matrix's singular values averaged into one scale)."""
+    centre, middle = model.mean(axis=0), points.mean(axis=0)
+    affine = np.linalg.lstsq(model - centre, points - middle, rcond=None)[0].T  # (2, 3): points ~ affine @ model
+    u, singular, vt = np.linalg.svd(affine, full_matrices=False)
+    rows = u @ vt
+    rotation = np.vstack([rows, np.cross(rows[0], rows[1])])
+    scale = float(singular.mean())
+    return HeadPose(rotation, np.append(middle - scale * rotation[:2] @ centre, 0.0), scale)
 
 
 def _openings_of(shape: np.ndarray, points: np.ndarray, pose: HeadPose) -> np.ndarray:
