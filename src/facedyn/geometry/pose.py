@@ -70,7 +70,7 @@ def umeyama(src: np.ndarray, dst: np.ndarray, with_scale: bool = True) -> tuple[
     """
     if src.shape != dst.shape or src.ndim != 2:
         raise ValueError(f"expected two (N, D) arrays of one shape, got {src.shape} and {dst.shape}")
-    # Written for small N (the landmark driver calls it ~30 times a frame): sums, not
+    # Written for small N (the landmark driver and the pose fit call it many times a frame): sums, not
     # mean/var, and a sign flip instead of a diagonal matrix.
     n = len(src)
     mu_s, mu_d = src.sum(0) / n, dst.sum(0) / n
