@@ -313,6 +313,28 @@ def test_cli_track_landmarks68_then_animate(tmp_path, image_path, video_path):
     assert info.frame_count == 20 and info.fps == 30
 
 
+def test_collapsed_points_are_refused_or_filled(tracked_clip, image_path, tmp_path):
+    """Frames whose 68 points all sit on one spot (a detector's zeros for a missed face) are
+    no face: a file of nothing else is refused in one line (it was an internal error), a few
+    such frames in a track are filled from their neighbours."""
+    from click.testing import CliRunner
+
+    from facedyn.cli import main
+
+    zeros = tmp_path / "zeros68.txt"
+    zeros.write_text("\n".join(" ".join(["0"] * 136) for _ in range(5)))
+    result = CliRunner().invoke(main, ["animate", str(image_path("woman_frontal_neutral")), "--landmarks", str(zeros),
+                                       "-o", str(tmp_path / "out.mp4")])
+    assert result.exit_code == 2 and "no frame's 68 points span a face" in result.output
+    assert not (tmp_path / "out.mp4").exists()
+    points = tracked_clip.points[:30].copy()
+    points[10:12] = 0.0
+    motion = drivers.landmarks(points, fps=25).open()
+    frames = list(motion.frames)
+    assert motion.missing_frames == [10, 11] and len(frames) == 30
+    assert all(np.isfinite(f.landmarks).all() for f in frames)
+
+
 def test_mirrored_points_are_refused_or_filled(tracked_clip):
     """68 points mirrored without renumbering (left and right swapped) are no face: refused
     when most frames are, filled from their neighbours when a few are."""

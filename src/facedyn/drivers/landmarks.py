@@ -27,6 +27,7 @@ DEFAULT_FPS = 25.0
 SPIKE = 0.15  # eye distances: a point that leaves both its neighbours by more, while they agree, is an outlier
 # Lids and inner lips move by themselves for a frame or two (a blink caught mid-way): never outliers.
 SPIKE_EXEMPT = np.r_[36:48, 60:68]
+MIN_SPAN = 4.0  # pixels: 68 points spanning less in both directions are no face (all zero, one repeated point)
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,8 @@ class LandmarkDriver:
 
     Raises:
         InputError: an fps out of range, an empty sequence, a reference past its end, or 68
-            points mirrored in most frames (see mirrored_frames).
+            points mirrored in most frames (see mirrored_frames), or no frame whose 68 points
+            span a face (collapsed_frames).
     """
 
     sequence: LandmarkSequence
@@ -55,9 +57,12 @@ class LandmarkDriver:
             raise InputError("the landmark sequence has no frames")
         if not 0 <= self.reference < len(self.sequence):
             raise InputError(f"reference must be a frame index below {len(self.sequence)}, got {self.reference}")
+        name = self.sequence.path.name if self.sequence.path else "the landmarks"
+        if self._unusable().all() and self._collapsed().any():
+            raise InputError(f"{name}: no frame's 68 points span a face (each frame's lie within {MIN_SPAN:g} pixels "
+                             "or are mirrored); are the coordinates all zero, or one point repeated?")
         flipped = self._mirrored()
         if flipped.sum() > len(flipped) / 2:
-            name = self.sequence.path.name if self.sequence.path else "the landmarks"
             raise InputError(f"{name}: {flipped.sum()} of {len(flipped)} frames are mirrored (left and right swapped "
                              "against the iBUG 300-W order, where point 0 is the face's right, at the image's left "
                              "in a frontal view); was the image flipped without renumbering the points?")
@@ -65,6 +70,14 @@ class LandmarkDriver:
     def _mirrored(self) -> np.ndarray:
         points = self.sequence.points
         return mirrored_frames(points) if points.shape[1] == 68 else np.zeros(len(points), bool)
+
+    def _collapsed(self) -> np.ndarray:
+        points = self.sequence.points
+        return collapsed_frames(points) if points.shape[1] == 68 else np.zeros(len(points), bool)
+
+    def _unusable(self) -> np.ndarray:
+        """(N,) bool: frames that are driven from their neighbours instead of their own points."""
+        return self._mirrored() | self._collapsed()
 
     def open(self, tracker=None, source: FaceDynamics | None = None) -> Motion:
         """Start the motion stream (no tracker or source needed)."""
@@ -77,7 +90,7 @@ class LandmarkDriver:
                 yield DrivingFrame(dynamics_from_landmarks(points, ref_pose)[0], None, points)
 
         path = self.sequence.path
-        missing = sorted(set(self.sequence.missing) | set(np.flatnonzero(self._mirrored()).tolist()))
+        missing = sorted(set(self.sequence.missing) | set(np.flatnonzero(self._unusable()).tolist()))
         return Motion(reference, driving_frames(), Fraction(self.fps).limit_denominator(1001), len(self.sequence),
                       missing_frames=missing, inputs=() if path is None else (path,))
 
@@ -86,8 +99,8 @@ class LandmarkDriver:
         points = self.sequence.points
         smoother = LandmarkSmoother(self.fps) if self.smoothing else None
         if points.shape[1] == 68:
-            flipped = self._mirrored()
-            points = fill_frames(points[..., :2], ~flipped) if flipped.any() else points[..., :2]
+            unusable = self._unusable()
+            points = fill_frames(points[..., :2], ~unusable) if unusable.any() else points[..., :2]
             points = reject_spikes(points) if self.smoothing else points
             fit = SparseFit(shared_rig())
             gaze = self.sequence.gaze
@@ -108,6 +121,14 @@ def mirrored_frames(points: np.ndarray) -> np.ndarray:
     right, left, mouth = points[:, 36:42, :2].mean(1), points[:, 42:48, :2].mean(1), points[:, 48:68, :2].mean(1)
     a, b = left - right, mouth - right
     return a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0] < 0  # y down: a face's eyes-to-mouth turn is clockwise
+
+
+def collapsed_frames(points: np.ndarray) -> np.ndarray:
+    """(N,) bool: frames whose 68 points (N, 68, 2+) span less than MIN_SPAN pixels both
+    across and down: no face (a detector's zeros for a frame it missed, one repeated point),
+    and nothing a pose could be fitted to."""
+    span = points[..., :2].max(axis=1) - points[..., :2].min(axis=1)
+    return (span < MIN_SPAN).all(axis=1)
 
 
 def reject_spikes(points: np.ndarray) -> np.ndarray:
