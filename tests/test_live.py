@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -300,8 +301,13 @@ def test_cli_receive_records_the_stream_and_a_wrong_key_says_so(tmp_path, short_
     assert receiver.returncode == 0, err
     assert sent >= 30 and f" {sent} frames decoded" in out and "40 unauthenticated" in out, out
     assert err.count("another key") == 1, err
+    # The recording keeps the stream's pace from the first frame shown to the last: frames a
+    # loaded machine kept the sender from sending, or the receiver skipped behind newer ones,
+    # before the first of them are not in it (a full CI run once recorded 37).
+    skipped = re.search(r"(\d+) skipped behind newer ones", out)
     info = probe_video(recording)
-    assert 38 <= info.frame_count <= 41 and info.fps == Fraction(25)
+    least = min(38, sent) - (int(skipped[1]) if skipped else 0)
+    assert least <= info.frame_count <= 41 and info.fps == Fraction(25), (out, sent)
 
 
 def test_cli_wrong_key_alone_writes_no_recording(tmp_path, short_clip, image_path):
